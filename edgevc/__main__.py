@@ -1,0 +1,3 @@
+from edgevc.cli import main
+
+main()

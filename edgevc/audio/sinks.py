@@ -1,0 +1,230 @@
+"""Where synthesized audio goes: a WAV file, raw PCM on a stream, or a PyAudio device.
+
+Every sink has the same small interface:
+    sink.sample_rate, sink.block_size (preferred samples per write)
+    sink.write(samples: float32 ndarray)
+    sink.close(ok=True)  -> finish normally (drain / publish the file)
+    sink.close(ok=False) -> abort (stop at once / leave no file)
+    with sink: ...       -> close(ok=exception is None)
+close() may be called more than once; only the first call counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import wave
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from edgevc.audio.io import _new_file_mode, float_to_pcm16, temp_path_for
+from edgevc.errors import EdgevcError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BLOCK = 1024
+
+
+class Sink:
+    """Base class: context management and idempotent close."""
+
+    sample_rate: int
+    block_size: int = DEFAULT_BLOCK
+    underruns: int = 0
+    _closed: bool = False
+
+    def write(self, samples: np.ndarray) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _finish(self, ok: bool) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, ok: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finish(ok)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+class WavSink(Sink):
+    """Streams 16-bit mono PCM into a hidden temp file; renames it to `path` on a clean close.
+
+    An abort removes the temp file, so a half-written WAV never appears at `path` and an
+    existing file there is untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, block_size: int = 4096):
+        self.path = Path(path)
+        self.sample_rate = int(sample_rate)
+        self.block_size = int(block_size)
+        fd, self._tmp = temp_path_for(self.path)
+        self._file = os.fdopen(fd, "wb")
+        try:
+            self._wav = wave.open(self._file, "wb")
+            self._wav.setnchannels(1)
+            self._wav.setsampwidth(2)
+            self._wav.setframerate(self.sample_rate)
+        except BaseException:
+            self._file.close()
+            os.unlink(self._tmp)
+            raise
+
+    def write(self, samples: np.ndarray) -> None:
+        if self._closed:
+            raise EdgevcError(f"write to closed WAV sink {self.path}")
+        self._wav.writeframes(float_to_pcm16(samples))
+
+    def _finish(self, ok: bool) -> None:
+        try:
+            self._wav.close()  # patches the RIFF sizes in the header
+            self._file.flush()
+            if ok:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            if ok:
+                os.chmod(self._tmp, _new_file_mode(self.path))
+                os.replace(self._tmp, self.path)
+                log.debug("wrote %s", self.path)
+                return
+        except BaseException:
+            self._file.close()
+            self._remove_tmp()
+            raise
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        try:
+            os.unlink(self._tmp)
+        except OSError:
+            pass
+
+
+class RawSink(Sink):
+    """16-bit little-endian mono PCM to a binary stream (e.g. sys.stdout.buffer), flushed
+    per write so a downstream player (aplay, ffplay) hears audio as it is made.
+
+    If the reader goes away (BrokenPipeError) the sink goes quiet: further writes are
+    dropped and `broken` turns True, so the player can stop synthesizing.
+    """
+
+    def __init__(self, stream: BinaryIO, sample_rate: int = 16000, block_size: int = DEFAULT_BLOCK):
+        self.stream = stream
+        self.sample_rate = int(sample_rate)
+        self.block_size = int(block_size)
+        self.broken = False
+
+    def write(self, samples: np.ndarray) -> None:
+        if self.broken or self._closed:
+            return
+        try:
+            self.stream.write(float_to_pcm16(samples))
+            self.stream.flush()
+        except BrokenPipeError:
+            self._on_broken_pipe()
+
+    def _on_broken_pipe(self) -> None:
+        self.broken = True
+        log.debug("output pipe closed by reader; discarding the rest")
+        if self.stream is getattr(sys.stdout, "buffer", None):
+            # Python flushes stdout again at exit and would print "Exception ignored ...
+            # BrokenPipeError"; point the descriptor at /dev/null so that flush is silent.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+
+    def _finish(self, ok: bool) -> None:
+        if self.broken:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._on_broken_pipe()
+        except (OSError, ValueError):
+            pass
+
+
+class PyAudioSink(Sink):
+    """Blocking-mode PyAudio output stream, int16 mono.
+
+    Underrun counting: just after the stream opens (nothing queued) we note how many frames
+    `get_write_available()` reports; that is the whole host buffer. Before each later write,
+    if the stream again reports the whole buffer writable, the device played out everything
+    we gave it and was starved: one underrun. This is a lower bound (a starve and refill
+    between two checks is not seen) but needs no callback thread and works on every host API.
+    """
+
+    def __init__(self, sample_rate: int = 16000, frames_per_buffer: int = DEFAULT_BLOCK,
+                 device_index: int | None = None):
+        try:
+            import pyaudio  # optional extra [device]; imported only when playing
+        except ImportError as e:
+            raise EdgevcError("audio playback needs PyAudio: pip install 'edgevc[device]'") from e
+        self.sample_rate = int(sample_rate)
+        self.block_size = int(frames_per_buffer)
+        self.device_index = device_index
+        self.underruns = 0
+        self._started = False
+        self._pa = pyaudio.PyAudio()
+        try:
+            self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.sample_rate,
+                                         output=True, frames_per_buffer=self.block_size,
+                                         output_device_index=device_index)
+        except Exception as e:  # PortAudio raises OSError / ValueError with a code
+            self._pa.terminate()
+            where = "default output" if device_index is None else f"output device {device_index}"
+            raise EdgevcError(f"cannot open {where} at {self.sample_rate} Hz: {e}") from e
+        try:
+            self._host_frames = int(self._stream.get_write_available())
+        except Exception:
+            self._host_frames = 0  # unknown: underruns are not counted
+
+    def write(self, samples: np.ndarray) -> None:
+        if self._closed:
+            raise EdgevcError("write to closed audio output")
+        if self._started and self._host_frames > 0:
+            try:
+                if self._stream.get_write_available() >= self._host_frames:
+                    self.underruns += 1
+            except Exception:
+                pass
+        data = float_to_pcm16(samples)
+        self._stream.write(data, len(data) // 2)
+        self._started = True
+
+    def _finish(self, ok: bool) -> None:
+        try:
+            if ok:
+                # Pa_StopStream returns once the queued buffers have been played.
+                self._stream.stop_stream()
+            # Closing an active stream discards what is queued, as Pa_AbortStream does.
+            self._stream.close()
+        finally:
+            self._pa.terminate()
+        if self.underruns:
+            log.info("audio output underran %d time(s)", self.underruns)
+
+
+def open_sink(out: str | None, sample_rate: int = 16000, frames_per_buffer: int = DEFAULT_BLOCK,
+              device_index: int | None = None) -> Sink:
+    """None -> the sound card (PyAudio); "-" -> raw PCM on stdout; anything else -> a WAV path."""
+    if out is None:
+        return PyAudioSink(sample_rate, frames_per_buffer, device_index)
+    if out == "-":
+        return RawSink(sys.stdout.buffer, sample_rate, frames_per_buffer)
+    return WavSink(out, sample_rate)

