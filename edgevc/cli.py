@@ -32,7 +32,11 @@ def main(argv=None) -> None:
         cli.main(args=argv, prog_name="edgevc", standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
-    except click.ClickException as e:  # bad usage: click's own message, exit 2
+    except click.UsageError as e:  # bad usage: one line, exit 2
+        cmd = e.ctx.command_path if e.ctx else "edgevc"
+        click.echo(f"{cmd}: error: {e.format_message()} (see '{cmd} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except EdgevcError as e:

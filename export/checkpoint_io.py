@@ -26,7 +26,8 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = MODELS[name](**state["config"])
-        model.load_state_dict(state["model"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in state["model"].items()})
     except InputError:
         raise
     except Exception as e:  # unpickling refused, missing keys, shape mismatch, bad config

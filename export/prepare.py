@@ -8,6 +8,7 @@ Saved with np.savez (no pickled objects), so it loads with allow_pickle=False.
 """
 
 import argparse
+import hashlib
 import logging
 
 import numpy as np
@@ -15,7 +16,8 @@ from tqdm import tqdm
 
 from edgevc.audio.features import log_mel
 from edgevc.audio.io import load_audio
-from edgevc.audio.params import SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP, SYNTH_MEL
+from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
+                                 SPEAKER_WINDOW_HOP, SYNTH_MEL)
 from edgevc.audio.processing import normalize_peak, trim_silence
 from edgevc.export.corpus import read_corpus
 from edgevc.text import Lexicon, TextFrontEnd
@@ -50,6 +52,17 @@ class Teacher:
         return emb.astype(np.float32)
 
 
+def stand_in_targets(speaker: str, n_samples: int) -> np.ndarray:
+    """Without the teacher: one fixed random unit vector per speaker for every window.
+    Enough to exercise distillation and speaker conditioning (tests, quick experiments),
+    not to clone voices."""
+    seed = int.from_bytes(hashlib.sha256(speaker.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).normal(size=EMBEDDING_DIM).astype(np.float32)
+    frames = n_samples // SPEAKER_MEL.hop_length + 1
+    n = max(1, (frames - SPEAKER_WINDOW_FRAMES) // SPEAKER_WINDOW_HOP + 1)
+    return np.repeat((v / np.linalg.norm(v))[None], n, axis=0)
+
+
 def phonemize_text(front: TextFrontEnd, text: str) -> list[int]:
     ids: list[int] = []
     for sent in front.sentences(text):
@@ -78,7 +91,7 @@ def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
         if use_text and not ids:
             continue
         mel = log_mel(wav, SYNTH_MEL)[:n]
-        win = teacher.window_embeddings(wav) if teacher else np.zeros((0, 256), np.float32)
+        win = teacher.window_embeddings(wav) if teacher else stand_in_targets(utt.speaker, len(wav))
         emb = win.mean(0) if len(win) else np.full(256, np.nan, np.float32)
         emb = emb / (np.linalg.norm(emb) + 1e-9)
         cols["wav"].append(np.clip(wav * 32767, -32768, 32767).astype(np.int16))
@@ -141,7 +154,8 @@ def main():
     ap.add_argument("--many-voices", action="append", default=[],
                     help="metadata.csv folder where every utterance is a different voice")
     ap.add_argument("--untranscribed", action="append", default=[], help="speech without text")
-    ap.add_argument("--no-teacher", action="store_true", help="skip GE2E teacher embeddings")
+    ap.add_argument("--no-teacher", action="store_true",
+                    help="no GE2E teacher: one stand-in target vector per speaker")
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,9 @@ def load_speaker(path: str | Path, dim: int) -> np.ndarray:
         raise InputError(f"{where}: not found")
     if zipfile.is_zipfile(p):
         raise InputError(f"{where}: is an .npz archive; expected one vector saved with np.save")
+    with open(p, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise InputError(f"{where}: not a .npy file (expected a vector saved with np.save)")
     try:
         arr = np.load(p, allow_pickle=False)
     except ValueError as e:

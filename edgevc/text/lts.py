@@ -60,7 +60,8 @@ _RULES = [
     (r"ng", "NG"), (r"n(?=k|x|q|c[aoulrt#])", "NG"), (r"qu", "K W"), (r"q", "K"),
     (r"x", "K S"), (r"cc(?=[eiy])", "K S"), (r"c(?=[eiy])", "S"), (r"c", "K"),
     (r"gg", "G"), (r"g(?=[eiy])", "JH"), (r"g", "G"), (r"(?<=[aeiou])s(?=[aeiouy])", "Z"),
-    (r"y(?=e#)", "AY"), (r"(?<=[#aeiou])y(?=[aeiou])", "Y"), (r"w(?=[aeiouy])|(?<=#)w", "W"), (r"j", "JH"),
+    (r"y(?=e#)", "AY"), (r"(?<=[#aeiou])y(?=[aeiou])", "Y"),
+    (r"w(?=[aeiouy])|(?<=#)w", "W"), (r"j", "JH"),
     (r"(?<=[aeiou])h(?![aeiouy])", ""),
     # r-colored vowels
     (r"(?<=w)ar(?![aeiouyr])", "AO R"), (r"(?<=w)or(?![aeiouyr])", "ER"),

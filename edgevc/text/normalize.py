@@ -99,7 +99,7 @@ def _is_one(s: str) -> bool:
 
 # ------------------------------------------------------------------------- helpers
 
-_INT = r"\d{1,3}(?:,\d{3})+|\d+"           # 1,234,567 or 1234567
+_INT = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"     # 1,234,567 or 1234567
 _NUM = rf"(?:{_INT})(?:\.\d+)?"             # optional decimal part
 _CLOSERS = "\"')]}"
 
@@ -123,6 +123,19 @@ def _ends_sentence(rest: str) -> bool:
 
 def _words(text: str) -> str:
     return f" {text} "
+
+
+# Context windows around a match: enough to see neighboring words, and bounded so that
+# long inputs stay linear.
+_WINDOW = 200
+
+
+def _before(m: re.Match) -> str:
+    return m.string[max(0, m.start() - _WINDOW):m.start()]
+
+
+def _after(m: re.Match) -> str:
+    return m.string[m.end():m.end() + _WINDOW]
 
 
 # --------------------------------------------------------------------- 1. unicode
@@ -227,7 +240,7 @@ def _time(m: re.Match) -> str:
     if ap:
         # "ay" is the letter name A; a bare "a" would be read as the article.
         words += " ay m" if ap in "Aa" else " p m"
-        if dot and _ends_sentence(m.string[m.end():]):
+        if dot and _ends_sentence(_after(m)):
             words += "."
     return _words(words)
 
@@ -300,12 +313,12 @@ def _day_month(m: re.Match) -> str:
     day = int(m.group("day"))
     if month is None or not m.group("mon")[0].isupper() or not 1 <= day <= 31:
         return m.group(0)
-    the = "" if re.search(r"\bthe\s*$", m.string[:m.start()], re.IGNORECASE) else "the "
+    the = "" if re.search(r"\bthe\s*$", _before(m), re.IGNORECASE) else "the "
     out = f"{the}{ordinal(day)} of {month}"
     if m.group("yr"):
         out += " " + year(int(m.group("yr")))
     if m.group("dot") and (m.group("mon").lower() not in _MONTH_ABBR or
-                           _ends_sentence(m.string[m.end():])):
+                           _ends_sentence(_after(m))):
         out += "."          # the period was the sentence's, not the abbreviation's
     return _words(out)
 
@@ -350,25 +363,34 @@ _FINAL_ABBR = {"etc": "et cetera", "jr": "junior", "sr": "senior", "inc": "incor
 # Capitalized words that usually begin a new sentence rather than name a person or place.
 _STARTERS = set("the a an i it he she we they you this that there then but and so if "
                 "my our his her their its in on at after before when".split())
+# Words before "St." that make it part of a place name ("Port St. Lucie").
+_PLACE_PREFIXES = {"Port", "Fort", "Mount", "Lake", "Cape", "San"}
 _DOTTED = {"eg": "for example", "ie": "that is", "am": "ay m", "pm": "p m",
            "aka": "also known as", "etc": "et cetera"}
 
 
 def _title_or_place(m: re.Match) -> str:
-    """Dr./St.: doctor or saint before a name, drive or street after one."""
+    """Dr./St.: drive or street after a name ("Elm St."), doctor or saint before one."""
     word, dot = m.group(1), m.group(2)
-    before, rest = m.string[:m.start()], m.string[m.end():]
+    before, rest = _before(m), _after(m)
     title, place = ("doctor", "drive") if word.lower() == "dr" else ("saint", "street")
     nxt = re.match(r"\s+([A-Z][a-z'-]*)", rest)
-    # A preceding name or numbered street ("Elm St.", "5th St.") makes it a place.
-    prev_name = re.search(r"\b(?:[A-Z][a-z'-]*|\d+(?:st|nd|rd|th)?)\s+$", before) is not None
+    toks = before.split()
+    # A capitalized word that does not start a sentence is a name ("on Elm St."), and so
+    # is a numbered street ("5th St."); "Ask Dr. Smith" starts with a plain capital.
+    prev_name = bool(toks) and toks[-1] not in _PLACE_PREFIXES and (
+        re.fullmatch(r"\d+(?:st|nd|rd|th)?", toks[-1]) is not None or
+        (re.fullmatch(r"[A-Z][a-z'-]*", toks[-1]) is not None and len(toks) > 1 and
+         not toks[-2].endswith((".", "!", "?", ":"))))
+    if prev_name:
+        return place + ("." if dot and _ends_sentence(rest) else "")
     if nxt and nxt.group(1).lower() not in _STARTERS:
         return title
-    if not dot and not prev_name:
+    if not dot:
         return m.group(0)          # a bare "st"/"dr" not next to a name: leave it
-    if prev_name or word.lower() == "st":
-        return place + ("." if dot and _ends_sentence(rest) else "")
-    return title + ("." if dot and _rest_is_end(rest) else "")
+    if word.lower() == "st":
+        return place + ("." if _ends_sentence(rest) else "")
+    return title + ("." if _rest_is_end(rest) else "")
 
 
 # Abbreviations also written in lowercase; the others must be capitalized ("5 ms." is a unit).
@@ -379,14 +401,14 @@ def _prefix_abbr(m: re.Match) -> str:
     if m.group(1)[0].islower() and m.group(1).lower() not in _LOWER_OK:
         return m.group(0)
     word = _PREFIX_ABBR[m.group(1).lower()]
-    return word + ("." if _rest_is_end(m.string[m.end():]) else "")
+    return word + ("." if _rest_is_end(_after(m)) else "")
 
 
 def _final_abbr(m: re.Match) -> str:
     key = m.group(1).lower()
     if m.group(1)[0].islower() and key not in _LOWER_OK:
         return m.group(0)
-    return _FINAL_ABBR[key] + ("." if _ends_sentence(m.string[m.end():]) else "")
+    return _FINAL_ABBR[key] + ("." if _ends_sentence(_after(m)) else "")
 
 
 def _spell(letters: str) -> str:
@@ -397,7 +419,7 @@ def _spell(letters: str) -> str:
 def _dotted(m: re.Match) -> str:
     letters = m.group(0).replace(".", "")
     key = letters.lower()
-    rest = m.string[m.end():]
+    rest = _after(m)
     if key in ("eg", "ie"):
         return _DOTTED[key] + ("." if _rest_is_end(rest) else "")
     words = _DOTTED.get(key) or _spell(letters)
@@ -408,7 +430,7 @@ def _dotted(m: re.Match) -> str:
 def _initial(m: re.Match) -> str:
     # "John F. Kennedy", "J. R. R. Tolkien": the period after an initial inside a name ends
     # nothing. After a lowercase word ("got an A. Then") it is a sentence end: keep it.
-    before = m.string[:m.start()]
+    before = _before(m)
     if before.strip() and not re.search(r"(?:\b[A-Z][A-Za-z'-]*|\b[A-Z]\.)\s+$", before):
         return m.group(0)
     return _spell(m.group(1)) if m.group(1) == "A" else m.group(1)
@@ -425,8 +447,8 @@ def _abbreviations(text: str) -> str:
                   text)
     text = re.sub(r"\b(" + "|".join(sorted(_FINAL_ABBR, key=len, reverse=True)) + r")\.",
                   _final_abbr, text, flags=re.IGNORECASE)
-    text = re.sub(r"(?<![\w.])(?:[A-Za-z]\.){2,}(?![A-Za-z])|\b[aA]\.[kK]\.[aA]\b", _dotted,
-                  text)
+    text = re.sub(r"(?<![\w.])(?:[A-Za-z]\.){2,}(?![A-Za-z])|\b[aA]\.[kK]\.[aA]\b"
+                  r"|\bPh\.D\.", _dotted, text)
     return re.sub(r"(?<![\w.])([A-Z])\.(?=\s+[A-Z][a-z])", _initial, text)
 
 
@@ -482,7 +504,8 @@ _UNITS = {
     "lb": ("pound", "pounds"), "lbs": ("pounds", "pounds"), "oz": ("ounce", "ounces"),
     "l": ("liter", "liters"), "L": ("liter", "liters"), "ml": ("milliliter", "milliliters"),
     "mL": ("milliliter", "milliliters"),
-    "mph": ("mile per hour", "miles per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
+    "mph": ("mile per hour", "miles per hour"),
+    "kph": ("kilometer per hour", "kilometers per hour"),
     "km/h": ("kilometer per hour", "kilometers per hour"),
     "m/s": ("meter per second", "meters per second"),
     "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"),
@@ -583,7 +606,7 @@ def _maybe_year(m: re.Match) -> str:
     n = int(s)
     if not 1000 <= n <= 2099:
         return _words(_integer(s))
-    before, after = m.string[:m.start()], m.string[m.end():]
+    before, after = _before(m), _after(m)
     prev = re.search(r"([A-Za-z]+)\.?\s+$", before)
     prev = prev.group(1).lower() if prev else ""
     nxt = re.match(r"\s+([A-Za-z]+)", after)
@@ -637,6 +660,9 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\^2(?!\d)", " squared ", text)
     text = re.sub(r"\^3(?!\d)", " cubed ", text)
     text = re.sub(r"\^(?=\d)", " to the power of ", text)
+    # "$5/month", "3 times/week": a slash before a unit of counting is "per".
+    text = re.sub(r"(?<=[A-Za-z\d])\s?/\s?(?=(?:second|minute|hour|day|night|week|month|year|"
+                  r"person|head|unit|item|kg|lb|mile)s?\b)", " per ", text)
     text = re.sub(r"(?<=\d)\s?[x\u00d7]\s?(?=\d)", " by ", text)
     text = re.sub(r"(?<=\d)[x\u00d7](?![A-Za-z\d])", " times", text)
     text = re.sub(r"(?<=\d)\s?\*\s?(?=\d)", " times ", text)
@@ -714,9 +740,12 @@ def _acronym(m: re.Match) -> str:
                 re.match(r"\W*[A-Z]{2,}\b", after) is not None)
     if word in _WORDS:
         return m.group(0)
-    spell = word in _SPELLED or not _pronounceable(word)
-    if len(word) == 2 and not shouting and word not in _COMMON_2:
-        spell = True
+    if shouting:
+        # "TAKE US HOME": two-letter words are words here; long known acronyms are not.
+        spell = not _pronounceable(word) or (len(word) > 2 and word in _SPELLED)
+    else:
+        spell = (word in _SPELLED or not _pronounceable(word) or
+                 (len(word) == 2 and word not in _COMMON_2))
     if not spell:
         return m.group(0)
     letters = _spell(word)
@@ -740,8 +769,9 @@ def _roman(m: re.Match) -> str:
 
 
 def _words_pass(text: str) -> str:
-    text = re.sub(r"\b([A-Z][a-z]+)\s+(I{2,3}|IV|VI{0,3}|IX|XI{0,3}|XI?V|XVI{0,3}|XIX|XXI{0,3})\b",
-                  _roman, text)
+    # Roman numerals of two or more letters after a capitalized word ("Malcolm X" stays).
+    text = re.sub(r"\b([A-Z][a-z]+)\s+(X{0,2}(?:IX|IV|VI{0,3}|I{1,3})|XX?V?|X{1,2})\b",
+                  lambda m: _roman(m) if len(m.group(2)) > 1 else m.group(0), text)
     text = re.sub(r"\b([A-Z]{2,5})('s|s)?\b", _acronym, text)
     # A lone capital A after a word and before punctuation is the letter, not the article.
     return re.sub(r"(?<=[A-Za-z] )A(?=\s*(?:[.,;:!?]|$))", "ay", text)
@@ -774,7 +804,7 @@ def _cleanup(text: str) -> str:
     text = re.sub(r"[ ]+", " ", text)
     text = re.sub(r"\s*-\s*$", "", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return "\n\n".join(p.strip(" ,;:") for p in text.split("\n\n")).strip()
+    return "\n\n".join(p.strip(" ,;:-") for p in text.split("\n\n")).strip()
 
 
 def normalize(text: str) -> str:

@@ -27,7 +27,9 @@ class Aligner(nn.Module):
         """-> log attention (B, T_mel, N): log-softmax over phonemes of -distance, + prior."""
         k = self.text(self.embed(ids).transpose(1, 2))        # (B, D, N)
         q = self.mel(mel.transpose(1, 2))                     # (B, D, T)
-        dist = ((q.unsqueeze(-1) - k.unsqueeze(2)) ** 2).sum(1)  # (B, T, N)
+        # ||q - k||^2 expanded, so no (B, D, T, N) tensor is ever built
+        dist = ((q * q).sum(1).unsqueeze(-1) + (k * k).sum(1).unsqueeze(1)
+                - 2 * torch.bmm(q.transpose(1, 2), k)).clamp(min=0)  # (B, T, N)
         logits = -0.0005 * dist
         logits = logits.masked_fill(~text_mask.bool().unsqueeze(1), -1e4)
         return F.log_softmax(logits, dim=-1) + log_prior

@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+
+from edgevc.errors import InputError
+from edgevc.runtime.speaker import load_speaker, save_speaker
+
+
+def unit(n=256, seed=0):
+    v = np.random.default_rng(seed).normal(size=n).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_round_trip_with_sidecar(tmp_path):
+    v = unit()
+    save_speaker(tmp_path / "me.npy", v, {"sources": ["a.wav"]})
+    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256), v)
+    assert json.loads((tmp_path / "me.json").read_text())["sources"] == ["a.wav"]
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "not found"),
+    (lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True), "pickled"),
+    (lambda p: np.save(p, unit(128)), "shape (128,)"),
+    (lambda p: np.save(p, np.full(256, np.nan, np.float32)), "NaN"),
+    (lambda p: np.save(p, unit() * 3), "not unit length"),
+    (lambda p: np.save(p, np.arange(256)), "not floating point"),
+    (lambda p: p.write_bytes(b"hello, not numpy"), "not a .npy"),
+    (lambda p: np.savez(p.with_suffix(""), a=unit()) or p.with_suffix(".npz").rename(p), ".npz"),
+])
+def test_bad_speaker_files_are_refused_with_the_reason(tmp_path, make, message):
+    p = tmp_path / "bad.npy"
+    make(p)
+    with pytest.raises(InputError) as e:
+        load_speaker(p, 256)
+    assert message in str(e.value)
+    assert str(p) in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_save_refuses_wrong_suffix_and_keeps_old_file(tmp_path):
+    with pytest.raises(InputError):
+        save_speaker(tmp_path / "me.txt", unit())
+    save_speaker(tmp_path / "me.npy", unit(seed=1))
+    with pytest.raises(InputError):
+        save_speaker(tmp_path / "missing" / "me.npy", unit())
+    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256), unit(seed=1))
