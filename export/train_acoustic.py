@@ -8,18 +8,16 @@ approximates), lightly noised so the model leans on the voice, not on one record
 Losses: mel L1 and log-duration MSE. Resumes from RUN/last.pt.
 """
 
-import argparse
 import logging
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
 from edgevc.export.models.acoustic import AcousticModel, expand
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Run, pick_device
+from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
 
 log = logging.getLogger(__name__)
 
@@ -54,34 +52,26 @@ def losses(model, batch, dev):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--durations", required=True)
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--max-frames", type=int, default=3000)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--dim", type=int, default=192)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--save-every", type=int, default=200)
+    ap = arg_parser(__doc__, steps=20000, lr=1e-3)
+    ap.add_argument("--durations", required=True, help="durations from train_aligner --extract")
+    ap.add_argument("--max-frames", type=int, default=3000, help="mel frames per batch")
+    ap.add_argument("--dim", type=int, default=192, help="model width (new runs only)")
     a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    dev = pick_device()
+    dev = setup(a)
     cache = FeatureCache(a.cache)
     durs = load_durations(a.durations, cache)
     ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     model = AcousticModel(dim=a.dim, hidden=3 * a.dim).to(dev)
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 500) * max(0.1, 1 - s / a.steps))
+    sched = warmup_then_decay(opt, 500, a.steps, 0.1)
     run = Run(a.run)
     step = run.resume({"acoustic": model}, {"opt": opt, "sched": sched})
-    rng = np.random.default_rng(step)
-    bar = tqdm(total=a.steps, initial=step, desc="acoustic", unit="step")
-    while step < a.steps:
+    rng = np.random.default_rng(step)  # a resumed run draws new batches
+    progress = Progress(run, a.steps, step, "acoustic", save_every=a.save_every,
+                        save=lambda n: run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched},
+                                                {"acoustic": model.config}))
+    while progress.running:
         mel_loss, dur_loss = losses(model, make_batch(cache, durs, batcher.sample(), rng), dev)
         loss = mel_loss + 0.5 * dur_loss
         opt.zero_grad()
@@ -89,15 +79,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(mel=f"{mel_loss.item():.3f}", dur=f"{dur_loss.item():.3f}")
-        if step % 20 == 0:
-            run.log(step, mel=mel_loss.item(), dur=dur_loss.item())
-        if step % a.save_every == 0 or step == a.steps:
-            run.save(step, {"acoustic": model}, {"opt": opt, "sched": sched},
-                     {"acoustic": model.config})
-    bar.close()
+        progress.step(mel=mel_loss.item(), dur=dur_loss.item())
 
 
 if __name__ == "__main__":

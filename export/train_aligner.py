@@ -4,7 +4,6 @@
     python -m edgevc.export.train_aligner --cache cache.npz --run runs/aligner --extract durations.npz
 """
 
-import argparse
 import logging
 
 import numpy as np
@@ -15,7 +14,7 @@ from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed
 from edgevc.export.models.aligner import (Aligner, beta_binomial_prior, forward_sum_loss,
                                           monotonic_alignment)
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Run, pick_device
+from edgevc.export.training import Progress, Run, arg_parser, setup
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +42,11 @@ def extract(cache: FeatureCache, model: Aligner, out: str) -> None:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--max-frames", type=int, default=6000)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--threads", type=int, default=0)
+    ap = arg_parser(__doc__, steps=1500, lr=1e-3)
+    ap.add_argument("--max-frames", type=int, default=6000, help="mel frames per batch")
     ap.add_argument("--extract", metavar="OUT.npz", help="write durations and exit")
     a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    dev = pick_device()
+    dev = setup(a)
     cache = FeatureCache(a.cache)
     model = Aligner().to(dev)
     opt = torch.optim.Adam(model.parameters(), a.lr)
@@ -65,8 +56,10 @@ def main():
         extract(cache, model.cpu(), a.extract)
         return
     batcher = LengthBatcher(cache, transcribed_indices(cache), a.max_frames)
-    bar = tqdm(total=a.steps, initial=step, desc="aligner", unit="step")
-    while step < a.steps:
+    progress = Progress(run, a.steps, step, "aligner", save_every=a.save_every, log_every=10,
+                        save=lambda n: run.save(n, {"aligner": model}, {"opt": opt},
+                                                {"aligner": model.config}))
+    while progress.running:
         ids, mel, n_text, n_mel, prior = batch_tensors(cache, batcher.sample())
         log_attn = model(ids.to(dev), mel.to(dev), lengths_mask(n_text).to(dev), prior.to(dev))
         loss = forward_sum_loss(log_attn, n_text, n_mel)
@@ -74,14 +67,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        if step % 10 == 0:
-            run.log(step, ctc=loss.item())
-        if step % 100 == 0 or step == a.steps:
-            run.save(step, {"aligner": model}, {"opt": opt}, {"aligner": model.config})
-    bar.close()
+        progress.step(ctc=loss.item())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Targets are the teacher's embeddings of 1.6 s windows (stored by `prepare`); the
 sees the runtime's own 40-band log-mel of the same audio. No labels needed. Loss: 1 - cos.
 """
 
-import argparse
 import logging
 
 import numpy as np
@@ -17,7 +16,7 @@ from edgevc.audio.features import log_mel
 from edgevc.audio.params import SPEAKER_MEL, SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
 from edgevc.export.models.speaker_encoder import SpeakerEncoder
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Run, pick_device
+from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +48,23 @@ class WindowSet:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--threads", type=int, default=0)
+    ap = arg_parser(__doc__, steps=4000, lr=2e-3)
+    ap.add_argument("--batch", type=int, default=64, help="windows per batch")
     a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    dev = pick_device()
+    dev = setup(a)
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
     model = SpeakerEncoder().to(dev)
     opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 200) * max(0.05, 1 - s / a.steps))
+    sched = warmup_then_decay(opt, 200, a.steps, 0.05)
     run = Run(a.run)
     step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)
-    bar = tqdm(total=a.steps, initial=step, desc="encoder", unit="step")
-    while step < a.steps:
+    progress = Progress(run, a.steps, step, "encoder", save_every=a.save_every,
+                        save=lambda n: run.save(n, {"speaker_encoder": model},
+                                                {"opt": opt, "sched": sched},
+                                                {"speaker_encoder": model.config}))
+    while progress.running:
         x, target = data.batch(rng, a.batch)
         cos = (model(x.to(dev)) * target.to(dev)).sum(-1).mean()
         loss = 1 - cos
@@ -79,15 +72,7 @@ def main():
         loss.backward()
         opt.step()
         sched.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(cos=f"{cos.item():.3f}")
-        if step % 20 == 0:
-            run.log(step, cos=cos.item())
-        if step % 200 == 0 or step == a.steps:
-            run.save(step, {"speaker_encoder": model}, {"opt": opt, "sched": sched},
-                     {"speaker_encoder": model.config})
-    bar.close()
+        progress.step(cos=cos.item())
 
 
 if __name__ == "__main__":

@@ -7,20 +7,18 @@ adversarial and feature-matching losses against period and resolution discrimina
 Resumes from RUN/last.pt.
 """
 
-import argparse
 import logging
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from edgevc.audio.params import SYNTH_MEL
 from edgevc.export.features import LogMel, istft
 from edgevc.export.models.discriminators import Discriminators, d_loss, feature_loss, g_loss
 from edgevc.export.models.vocoder import Vocoder
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Run, pick_device
+from edgevc.export.training import Progress, Run, arg_parser, setup
 
 log = logging.getLogger(__name__)
 HOP = SYNTH_MEL.hop_length
@@ -47,7 +45,7 @@ class SegmentSampler:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int, gain_jitter: bool = True):
-        mels, wavs = [], []
+        wavs = []
         for i in self.rng.choice(self.ok, size=size, p=self.p):
             n = int(self.cache.z["mel_off"][i + 1] - self.cache.z["mel_off"][i])
             s = int(self.rng.integers(0, n - self.frames))
@@ -59,24 +57,15 @@ class SegmentSampler:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--batch", type=int, default=16)
+    ap = arg_parser(__doc__, steps=20000, lr=5e-4)
+    ap.add_argument("--batch", type=int, default=16, help="segments per batch")
     ap.add_argument("--frames", type=int, default=48, help="mel frames per training segment")
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--gan-start", type=int, default=4000)
-    ap.add_argument("--save-every", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--dim", type=int, default=192)
-    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--gan-start", type=int, default=4000,
+                    help="step at which adversarial training starts (slow on a CPU)")
+    ap.add_argument("--dim", type=int, default=192, help="model width (new runs only)")
+    ap.add_argument("--layers", type=int, default=6, help="ConvNeXt blocks (new runs only)")
     a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    dev = pick_device(a.device)
+    dev = setup(a)
     cache = FeatureCache(a.cache)
     sampler = SegmentSampler(cache, a.frames)
     gen = Vocoder(dim=a.dim, hidden=3 * a.dim, layers=a.layers).to(dev)
@@ -87,8 +76,9 @@ def main():
     modules, optims = {"vocoder": gen, "disc": disc}, {"g": opt_g, "d": opt_d}
     step = run.resume(modules, optims)
     mel_fn = LogMel().to(dev)
-    bar = tqdm(total=a.steps, initial=step, desc="vocoder", unit="step")
-    while step < a.steps:
+    progress = Progress(run, a.steps, step, "vocoder", save_every=a.save_every,
+                        save=lambda n: run.save(n, modules, optims, {"vocoder": gen.config}))
+    while progress.running:
         wav = sampler.batch(a.batch).to(dev)
         mel = mel_fn(wav)[:, : a.frames]
         real, imag = gen(mel)
@@ -96,7 +86,7 @@ def main():
         mel_loss = F.l1_loss(mel_fn(y_hat), mel_fn(wav))
         loss = 45 * mel_loss + 10 * stft_loss(y_hat, wav)
         values = {"mel": mel_loss.item()}
-        if step >= a.gan_start:
+        if progress.n >= a.gan_start:
             d_out = disc(wav)
             d_fake = disc(y_hat.detach())
             ld = d_loss(d_out, d_fake)
@@ -111,14 +101,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), 100.0)
         opt_g.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(values)
-        if step % 20 == 0:
-            run.log(step, **values)
-        if step % a.save_every == 0 or step == a.steps:
-            run.save(step, modules, optims, {"vocoder": gen.config})
-    bar.close()
+        progress.step(**values)
 
 
 if __name__ == "__main__":

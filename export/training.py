@@ -1,5 +1,6 @@
 """Shared training plumbing: resumable checkpoints, CSV loss logs, device and threads."""
 
+import argparse
 import csv
 import logging
 import os
@@ -7,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +73,55 @@ def export_weights(src: Path, dst: Path, key: str) -> None:
     tmp = Path(dst).with_suffix(".tmp")
     torch.save(out, tmp)
     os.replace(tmp, dst)
+
+
+def arg_parser(doc: str, steps: int, lr: float) -> argparse.ArgumentParser:
+    """The options every trainer shares."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", required=True, help="feature cache from edgevc.export.prepare")
+    ap.add_argument("--run", required=True,
+                    help="run folder (last.pt, loss.csv); training resumes from it")
+    ap.add_argument("--steps", type=int, default=steps, help="total optimizer steps")
+    ap.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    ap.add_argument("--save-every", type=int, default=200, help="checkpoint interval (steps)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+    return ap
+
+
+def setup(args) -> torch.device:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return pick_device(args.device)
+
+
+def warmup_then_decay(opt, warmup: int, total: int, floor: float):
+    """Linear warm-up, then linear decay to `floor` of the peak at `total` steps."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(floor, 1 - s / total))
+
+
+class Progress:
+    """Counts steps from `start` to `total`: progress bar, CSV log, periodic checkpoints."""
+
+    def __init__(self, run: Run, total: int, start: int, desc: str, save, save_every: int,
+                 log_every: int = 20):
+        self.run, self.total, self.n = run, total, start
+        self.save, self.save_every, self.log_every = save, save_every, log_every
+        self.bar = tqdm(total=total, initial=start, desc=desc, unit="step")
+
+    @property
+    def running(self) -> bool:
+        if self.n >= self.total:
+            self.bar.close()
+        return self.n < self.total
+
+    def step(self, **values: float) -> None:
+        self.n += 1
+        self.bar.update(1)
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+        if self.n % self.log_every == 0:
+            self.run.log(self.n, **values)
+        if self.n % self.save_every == 0 or self.n == self.total:
+            self.save(self.n)
