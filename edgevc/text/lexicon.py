@@ -12,8 +12,13 @@ from edgevc.text.symbols import SYMBOL_TO_ID
 
 
 class Lexicon:
-    def __init__(self, entries: dict[str, tuple[str, ...]]):
+    """`entries` maps a lowercase word to its phonemes, either a tuple or, straight from a
+    lexicon file, the space-separated string (split and checked on first lookup, which
+    keeps loading 126k entries to a fraction of a second)."""
+
+    def __init__(self, entries: dict[str, tuple[str, ...] | str], source: str = "lexicon"):
         self._entries = entries
+        self._source = source
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -22,28 +27,33 @@ class Lexicon:
         return word.lower() in self._entries
 
     def lookup(self, word: str) -> tuple[str, ...] | None:
-        return self._entries.get(word.lower())
+        pron = self._entries.get(word.lower())
+        if isinstance(pron, str):
+            phones = tuple(pron.split())
+            if not phones or any(p not in SYMBOL_TO_ID for p in phones):
+                raise InputError(f"{self._source}: entry {word.lower()!r} has unknown phonemes: {pron!r}")
+            self._entries[word.lower()] = pron = phones
+        return pron
 
     @classmethod
     def load(cls, path: str | Path) -> "Lexicon":
-        entries: dict[str, tuple[str, ...]] = {}
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
-                    word, _, pron = line.rstrip("\n").partition(" ")
-                    phones = tuple(pron.split())
-                    if not word or not phones or any(p not in SYMBOL_TO_ID for p in phones):
-                        raise InputError(f"{path}: line {n}: not 'word PHONEME...': {line.strip()!r}")
-                    entries[word] = phones
-        except (OSError, EOFError, UnicodeDecodeError) as e:
+            text = gzip.decompress(Path(path).read_bytes()).decode("utf-8")
+        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as e:
             raise InputError(f"{path}: cannot read lexicon ({e})") from None
-        return cls(entries)
+        entries = {}
+        for line in text.splitlines():
+            word, _, pron = line.partition(" ")
+            entries[word] = pron
+        if not entries or "" in entries:
+            raise InputError(f"{path}: not a lexicon ('word PHONEME ...' per line)")
+        return cls(entries, str(path))
 
     def save(self, path: str | Path) -> None:
-        # mtime=0 keeps the gzip bytes (and so the bundle hash) reproducible.
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        # No name and mtime=0 in the gzip header: the bytes (and the bundle hash) reproduce.
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             for word in sorted(self._entries):
-                gz.write(f"{word} {' '.join(self._entries[word])}\n".encode("utf-8"))
+                gz.write(f"{word} {' '.join(self.lookup(word))}\n".encode("utf-8"))
 
     @classmethod
     def from_cmudict(cls) -> "Lexicon":

@@ -1,0 +1,271 @@
+"""Automatic judges of synthesized speech: intelligibility, speaker similarity and quality.
+
+    python benchmarks/quality.py [--bundle DIR] [--sentences FILE] [--out benchmarks/results]
+        [--quick] [--real DIR] [--clone SPEAKER_DIR ...]
+
+Judges (the `[eval]` extra): WER/CER through pocketsphinx (en-us), SECS through resemblyzer,
+DNSMOS through speechmos. A judge that fails to import is skipped and named in the output.
+Writes <out>/quality.json and <out>/quality.md (both overwritten) and prints the table.
+See benchmarks/README.md for what each figure means.
+"""
+
+import argparse
+import json
+import logging
+import re
+import shlex
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from edgevc.audio.io import float_to_pcm16, load_audio
+from edgevc.errors import InputError
+from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.enroll import Enroller
+from edgevc.runtime.profiles import load_profile
+from edgevc.runtime.synthesizer import Synthesizer
+from edgevc.text.normalize import normalize
+
+log = logging.getLogger("quality")
+SR = 16000
+ENROLL_FILES = 3
+MOS_KEYS = ("ovrl_mos", "sig_mos", "bak_mos")
+
+
+def clean(text: str) -> list[str]:
+    """Lowercase words without punctuation (apostrophes inside words kept)."""
+    text = re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " "))
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def edits(ref, hyp) -> int:
+    """Levenshtein distance between two sequences (substitutions, insertions, deletions)."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i]
+        for j, h in enumerate(hyp, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
+        prev = cur
+    return prev[-1]
+
+
+def ver(package: str) -> str:
+    try:
+        return version(package)
+    except Exception:  # importable but without installed metadata
+        return "(version unknown)"
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-9)
+
+
+class Judges:
+    """The three judges; each is None when its package will not import or load."""
+
+    def __init__(self):
+        self.notes = {}
+        self.asr = self._load("asr", self._asr)
+        self.secs = self._load("secs", self._secs)
+        self.dnsmos = self._load("dnsmos", self._dnsmos)
+
+    def _load(self, name, make):
+        try:
+            judge, self.notes[name] = make()
+            return judge
+        except Exception as e:  # ImportError, or a model file that will not load
+            self.notes[name] = f"skipped ({type(e).__name__}: {e})"
+            log.warning("%s judge %s", name, self.notes[name])
+            return None
+
+    @staticmethod
+    def _asr():
+        from pocketsphinx import Decoder
+        return Decoder(loglevel="FATAL"), f"pocketsphinx {ver('pocketsphinx')}, en-us model"
+
+    @staticmethod
+    def _secs():
+        from resemblyzer import VoiceEncoder, preprocess_wav
+        return ((VoiceEncoder("cpu", verbose=False), preprocess_wav),
+                f"resemblyzer {ver('resemblyzer')} GE2E embeddings, cosine")
+
+    @staticmethod
+    def _dnsmos():
+        from speechmos import dnsmos
+        return dnsmos, f"speechmos {ver('speechmos')} DNSMOS P.835"
+
+    def transcribe(self, wav: np.ndarray) -> str:
+        d = self.asr
+        d.start_utt()
+        d.process_raw(float_to_pcm16(wav), full_utt=True)
+        d.end_utt()
+        return d.hyp().hypstr if d.hyp() is not None else ""
+
+    def embed(self, wav: np.ndarray) -> np.ndarray:
+        enc, prep = self.secs
+        x = prep(wav)  # volume-normalized, long silences cut
+        return enc.embed_utterance(x if len(x) >= SR // 2 else wav)  # too little left: as is
+
+    def judge(self, uid: str, text: str, wav: np.ndarray) -> tuple[dict, np.ndarray | None]:
+        row = {"id": uid, "text": text, "seconds": round(len(wav) / SR, 2)}
+        if self.asr:
+            ref, hyp = clean(normalize(text)), clean(self.transcribe(wav))
+            rc, hc = " ".join(ref), " ".join(hyp)
+            row.update(reference=rc, hypothesis=hc, ref_words=len(ref), word_edits=edits(ref, hyp),
+                       ref_chars=len(rc), char_edits=edits(rc, hc))
+            row["wer"] = row["word_edits"] / max(1, len(ref))
+            row["cer"] = row["char_edits"] / max(1, len(rc))
+        if self.dnsmos:
+            try:
+                r = self.dnsmos.run(np.clip(wav, -1, 1).astype(np.float32), sr=SR)
+                row.update({k: float(np.mean(r[k])) for k in MOS_KEYS})
+            except Exception as e:
+                log.warning("DNSMOS failed on %s: %s", uid, e)
+        return row, (self.embed(wav) if self.secs else None)
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Corpus WER/CER (total edits / total reference length) and means of the rest."""
+    agg = {"n": len(rows)}
+    if rows and "wer" in rows[0]:
+        agg["wer"] = sum(r["word_edits"] for r in rows) / max(1, sum(r["ref_words"] for r in rows))
+        agg["cer"] = sum(r["char_edits"] for r in rows) / max(1, sum(r["ref_chars"] for r in rows))
+    for k in ("secs",) + MOS_KEYS:
+        vals = [r[k] for r in rows if r.get(k) is not None]
+        agg[k] = float(np.mean(vals)) if vals else None
+    return agg
+
+
+def set_secs(rows, embs, target: np.ndarray | None) -> None:
+    for r, e in zip(rows, embs):
+        r["secs"] = float(e @ unit(target)) if e is not None and target is not None else None
+
+
+def audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".flac", ".wav"))
+
+
+def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
+    rows, embs = [], []
+    lines = (folder / "metadata.csv").read_text(encoding="utf-8").splitlines()
+    for line in [x for x in lines if x.strip()][:limit]:
+        uid, text = line.split("|")[:2]
+        path = next(p for p in (folder / "wavs" / f"{uid}.flac", folder / "wavs" / f"{uid}.wav")
+                    if p.exists())
+        log.info("real %s: %s", folder.name, uid)
+        row, emb = judges.judge(uid, text, load_audio(path, SR))
+        rows.append(row)
+        embs.append(emb)
+    if judges.secs and len(embs) > 1:  # each recording against the centroid of the others
+        total = np.sum(embs, axis=0)
+        for r, e in zip(rows, embs):
+            r["secs"] = float(e @ unit(total - e))
+    return {"name": f"real recordings: {folder.name}", "path": str(folder), "rows": rows,
+            "centroid": unit(np.mean(embs, axis=0)) if judges.secs and embs else None}
+
+
+def synth_system(judges, synth, name, sentences, speaker=None) -> tuple[dict, list]:
+    rows, embs = [], []
+    for i, text in enumerate(sentences):
+        log.info("%s: sentence %d/%d", name, i + 1, len(sentences))
+        row, emb = judges.judge(f"s{i + 1:02d}", text, synth.synthesize(text, speaker))
+        rows.append(row)
+        embs.append(emb)
+    return {"name": name, "rows": rows}, embs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", type=Path, help="bundle folder (default: the shipped one)")
+    ap.add_argument("--sentences", type=Path, default=Path(__file__).with_name("sentences.txt"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--quick", action="store_true", help="first 5 sentences, at most 5 real files")
+    ap.add_argument("--real", type=Path, help="folder with metadata.csv (id|text) and wavs/")
+    ap.add_argument("--clone", type=Path, nargs="+", default=[], metavar="SPEAKER_DIR",
+                    help=f"one speaker's recordings: enroll from the first {ENROLL_FILES}")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    limit = 5 if args.quick else None
+    sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
+                 if s.strip()][:limit]
+
+    judges = Judges()
+    bundle = Bundle.load(args.bundle)
+    profile = load_profile("generic-x86")
+    synth = Synthesizer(bundle, profile)
+    systems = []
+    real = judge_real(judges, args.real, limit) if args.real else None
+    default, embs = synth_system(judges, synth, "edgevc default voice", sentences)
+    set_secs(default["rows"], embs, real["centroid"] if real else None)
+    systems.append(default)
+    if real:
+        systems.append(real)
+
+    clones = []  # (system, cloned-speech embeddings, held-out centroid)
+    enroller = Enroller(bundle, profile)
+    for folder in args.clone:
+        files = audio_files(folder)
+        held = files[ENROLL_FILES:ENROLL_FILES + (5 if args.quick else 20)]
+        try:
+            if not held:
+                raise InputError(f"needs more than {ENROLL_FILES} recordings, found {len(files)}")
+            emb, info = enroller.enroll(files[:ENROLL_FILES])
+        except InputError as e:
+            log.error("clone %s skipped: %s", folder, e)
+            continue
+        log.info("clone %s: enrolled from %.1f s, %d held-out recordings",
+                 folder.name, info["speech_seconds"], len(held))
+        system, embs = synth_system(judges, synth, f"edgevc clone: {folder.name}", sentences, emb)
+        system.update(path=str(folder), enrolled_from=info["sources"],
+                      held_out=[str(p) for p in held])
+        centroid = (unit(np.mean([judges.embed(load_audio(p, SR)) for p in held], axis=0))
+                    if judges.secs else None)
+        set_secs(system["rows"], embs, centroid)
+        clones.append((system, embs, centroid))
+        systems.append(system)
+    for s in systems:
+        s["aggregate"] = aggregate(s["rows"])
+    if judges.secs and len(clones) > 1:  # top-1 speaker identification among --clone speakers
+        cents = np.stack([c for _, _, c in clones])
+        for k, (system, embs, _) in enumerate(clones):
+            system["aggregate"]["top1_id"] = float(np.mean(np.argmax(np.stack(embs) @ cents.T, 1) == k))
+
+    s = bundle.summary()
+    res = {"command": shlex.join(["python", *sys.argv]),
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
+           "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
+    for system in systems:
+        system.pop("centroid", None)
+    md = table(res)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "quality.json").write_text(json.dumps(res, indent=2) + "\n")
+    (args.out / "quality.md").write_text(f"# edgevc quality\n\n`{res['command']}`, {res['date']}\n\n{md}")
+    log.info("wrote %s and %s", args.out / "quality.json", args.out / "quality.md")
+    print(md, end="")
+
+
+def fmt(v, spec: str = ".3f") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def table(res: dict) -> str:
+    lines = ["| system | WER | CER | SECS | DNSMOS OVRL | n |", "|---|---|---|---|---|---|"]
+    for s in res["systems"]:
+        a = s["aggregate"]
+        lines.append(f"| {s['name']} | {fmt(a.get('wer'), '.1%')} | {fmt(a.get('cer'), '.1%')} | "
+                     f"{fmt(a['secs'])} | {fmt(a['ovrl_mos'], '.2f')} | {a['n']} |")
+    notes = [f"- {k}: {v}" for k, v in res["judges"].items()]
+    notes += [f"- top-1 speaker ID, {s['name']}: {fmt(s['aggregate']['top1_id'], '.0%')}"
+              for s in res["systems"] if "top1_id" in s["aggregate"]]
+    notes.append("- SECS: default voice against the --real recordings; real recordings each "
+                 "against the others; clones against their held-out recordings.")
+    notes.append(f"- bundle {res['bundle']} ({', '.join(f'{r} {p}' for r, p in res['precision'].items())})")
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+
+
+if __name__ == "__main__":
+    main()
