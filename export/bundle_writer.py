@@ -146,7 +146,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         raise InputError(f"output {out}: exists and is not a folder")
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
-    stages = tqdm(total=7, desc="export", unit="stage", disable=not progress)
+    # disable=None: a bar on a terminal, none when stderr is a pipe or a log file
+    stages = tqdm(total=7, desc="export", unit="stage", disable=None if progress else True)
 
     def stage(name):
         stages.set_postfix_str(name)

@@ -1,0 +1,93 @@
+"""Export toolchain contracts: checkpoints refused clearly, bundles written atomically."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+torch = pytest.importorskip("torch")
+
+from edgevc.errors import InputError  # noqa: E402
+from edgevc.export.checkpoint_io import load_model, save_model  # noqa: E402
+from edgevc.export.models.acoustic import AcousticModel  # noqa: E402
+from edgevc.export.models.speaker_encoder import SpeakerEncoder  # noqa: E402
+from edgevc.export.models.vocoder import Vocoder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    save_model(d / "acoustic.pt", AcousticModel(dim=32, hidden=64), 5)
+    save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
+    save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64), 5)
+    v = np.random.default_rng(0).normal(size=256).astype(np.float32)
+    np.save(d / "default_speaker.npy", v / np.linalg.norm(v))
+    return d
+
+
+def test_missing_and_incompatible_checkpoints(tmp_path, tiny_checkpoints):
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path, "acoustic")
+    state = torch.load(tiny_checkpoints / "acoustic.pt", weights_only=True)
+    state["config"]["dim"] = 48  # weights no longer fit the model the config builds
+    torch.save(state, tmp_path / "acoustic.pt")
+    with pytest.raises(InputError, match="incompatible"):
+        load_model(tmp_path, "acoustic")
+
+
+class NotWeights:
+    pass
+
+
+def test_a_checkpoint_holding_arbitrary_objects_is_not_unpickled(tmp_path):
+    torch.save({"config": {}, "model": NotWeights()}, tmp_path / "vocoder.pt")
+    with pytest.raises(InputError, match="incompatible"):
+        load_model(tmp_path, "vocoder")
+
+
+def test_export_cli_with_bad_checkpoints_is_one_line(tmp_path):
+    out = tmp_path / "bundle"
+    res = run_cli("export", "--checkpoints", tmp_path, "-o", out)
+    err = res.stderr.decode()
+    assert res.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1 and "not found" in err
+    assert not out.exists()
+
+
+def test_failed_export_leaves_the_old_bundle_and_no_temp(tmp_path, tiny_checkpoints, monkeypatch):
+    from edgevc.export import bundle_writer
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "manifest.json").write_text("old")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt  # an interrupted export, mid-way
+
+    monkeypatch.setattr("edgevc.quantize.int8.quantize_int8", boom)
+    with pytest.raises(KeyboardInterrupt):
+        bundle_writer.build_bundle(out, "int8", tiny_checkpoints, progress=False)
+    assert (out / "manifest.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
+    from edgevc.export.bundle_writer import build_bundle
+    from edgevc.runtime.bundle import Bundle
+    out = tmp_path / "bundle"
+    m = build_bundle(out, "int8", tiny_checkpoints, progress=False)
+    b = Bundle.load(out)
+    assert b.models["acoustic_encoder"].precision == "int8"
+    assert b.models["speaker_encoder"].precision == "int8"
+    for role, check in m["quantization"]["checks"].items():
+        assert set(check) >= {"metric", "value", "limit"}
+    for role, check in m["quantization"]["export_checks"].items():
+        assert check["max_abs_error_vs_pytorch"] < 1e-3
+    assert m["checkpoints"]["acoustic"]["step"] == 5
+    size_int8 = b.summary()["total_bytes"]
+    build_bundle(out, "none", tiny_checkpoints, progress=False)  # replaces in place
+    assert Bundle.load(out).models["vocoder"].precision == "fp32"
+    assert Bundle.load(out).summary()["total_bytes"] > size_int8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
