@@ -182,7 +182,7 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path, help="bundle folder (default: the shipped one)")
     ap.add_argument("--sentences", type=Path, default=Path(__file__).with_name("sentences.txt"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    ap.add_argument("--quick", action="store_true", help="first 5 sentences, at most 5 real files")
+    ap.add_argument("--quick", action="store_true", help="first 5 sentences, at most 5 real files (else 20)")
     ap.add_argument("--real", type=Path, help="folder with metadata.csv (id|text) and wavs/")
     ap.add_argument("--clone", type=Path, nargs="+", default=[], metavar="SPEAKER_DIR",
                     help=f"one speaker's recordings: enroll from the first {ENROLL_FILES}")
@@ -197,7 +197,7 @@ def main() -> None:
     profile = load_profile("generic-x86")
     synth = Synthesizer(bundle, profile)
     systems = []
-    real = judge_real(judges, args.real, limit) if args.real else None
+    real = judge_real(judges, args.real, 5 if args.quick else 20) if args.real else None
     default, embs = synth_system(judges, synth, "edgevc default voice", sentences)
     set_secs(default["rows"], embs, real["centroid"] if real else None)
     systems.append(default)
