@@ -1,6 +1,5 @@
 """Export toolchain contracts: checkpoints refused clearly, bundles written atomically."""
 
-import shutil
 
 import numpy as np
 import pytest
