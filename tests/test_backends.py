@@ -7,7 +7,6 @@ import pytest
 from onnx import TensorProto, helper
 
 from edgevc.errors import InputError
-from edgevc.runtime import backends
 from edgevc.runtime.backends import create_session, provider_chain
 from edgevc.runtime.devices import tiny_model, usable_providers
 
