@@ -40,7 +40,11 @@ def beta_binomial_prior(n_text: int, n_mel: int, scale: float = 1.0) -> np.ndarr
 
     Frame i of T favours phoneme k near i * N / T, which lets the aligner converge in a few
     hundred steps instead of thousands."""
-    from scipy.special import betaln, gammaln
+    def gammaln(x):
+        return torch.lgamma(torch.as_tensor(x, dtype=torch.float64)).numpy()
+
+    def betaln(a, b):
+        return gammaln(a) + gammaln(b) - gammaln(a + b)
 
     k = np.arange(n_text)[None, :]
     i = np.arange(1, n_mel + 1)[:, None]
