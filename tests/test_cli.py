@@ -121,3 +121,22 @@ def test_speak_never_imports_torch(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert res.returncode == 0, res.stderr.decode()
     assert (tmp_path / "a.wav").stat().st_size > 1000
+
+
+def test_sigterm_stops_cleanly_with_143_and_no_half_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "long.wav"
+    proc = subprocess.Popen([sys.executable, "-m", "edgevc", "speak",
+                             "This is a long text that keeps going. " * 300, "--out", str(out)],
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline:  # writing has begun
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err.decode()
+    assert b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
