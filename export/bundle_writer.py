@@ -94,9 +94,8 @@ class _Onnx:
         return self.s.run(None, feeds)
 
 
-def _calibration_feeds(models, sessions, speakers, audio_windows):
+def _calibration_feeds(front: TextFrontEnd, sessions, speakers, audio_windows):
     """Feeds for each graph from the calibration sentences, by running the float chain."""
-    front = TextFrontEnd(Lexicon.from_cmudict())
     feeds = {r: [] for r in ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")}
     wavs = []
     for i, text in enumerate(_calibration_sentences()):
@@ -185,7 +184,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         sessions = {r: _Onnx(fp32_dir / g["file"]) for r, g in graphs.items()}
         rng = np.random.default_rng(0)
         speakers = [default_spk] + [v / np.linalg.norm(v) for v in rng.normal(size=(3, EMBEDDING_DIM))]
-        feeds = _calibration_feeds(models, sessions, speakers, cal_audio)
+        lexicon = Lexicon.from_cmudict()  # built once: calibration text and the bundle's copy
+        feeds = _calibration_feeds(TextFrontEnd(lexicon), sessions, speakers, cal_audio)
         export_check = {}
         for role, role_feeds in feeds.items():
             ref = [torch_reference(models, role, f) for f in role_feeds[:6]]
@@ -236,7 +236,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         stages.update()
 
         stage("lexicon and default speaker")
-        Lexicon.from_cmudict().save(tmp / "lexicon.txt.gz")
+        lexicon.save(tmp / "lexicon.txt.gz")
         with open(tmp / "default_speaker.npy", "wb") as f:
             np.save(f, default_spk, allow_pickle=False)
         stages.update()
