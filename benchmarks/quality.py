@@ -1,7 +1,11 @@
 """Automatic judges of synthesized speech: intelligibility, speaker similarity and quality.
 
     python benchmarks/quality.py [--bundle DIR] [--sentences FILE] [--out benchmarks/results]
-        [--quick] [--real DIR] [--clone SPEAKER_DIR ...]
+        [--quick] [--real DIR] [--clone SPEAKER_DIR ...] [--heldout-speakers DIR]
+
+`--heldout-speakers DIR`: every speaker of export/heldout.txt found in DIR (no model trained
+on them). Their recordings are cut into 3 s segments: the first two (about 6 s) enroll the
+voice, the rest are the real references for SECS and speaker identification.
 
 Judges (the `[eval]` extra): WER/CER through pocketsphinx (en-us), SECS through resemblyzer,
 DNSMOS through speechmos. A judge that fails to import is skipped and named in the output.
@@ -32,6 +36,7 @@ from edgevc.text.normalize import normalize
 log = logging.getLogger("quality")
 SR = 16000
 ENROLL_FILES = 3
+SEGMENT_S, ENROLL_SEGMENTS = 3.0, 2
 MOS_KEYS = ("ovrl_mos", "sig_mos", "bak_mos")
 
 
@@ -167,6 +172,24 @@ def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
             "centroid": unit(np.mean(embs, axis=0)) if judges.secs and embs else None}
 
 
+def heldout_voices(folder: Path) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
+    """(speaker, enrollment segments, reference segments) per held-out speaker in `folder`."""
+    from edgevc.audio.processing import normalize_peak, trim_silence
+    from edgevc.export.heldout import HeldOut
+
+    voices = []
+    for spk in sorted(HeldOut.load().speakers):
+        if not (folder / spk).is_dir():
+            continue
+        wav = np.concatenate([normalize_peak(trim_silence(load_audio(p, SR)))
+                              for p in audio_files(folder / spk)])
+        n = int(SEGMENT_S * SR)
+        segs = [wav[i:i + n] for i in range(0, len(wav) - n + 1, n)]
+        if len(segs) > ENROLL_SEGMENTS:
+            voices.append((spk, segs[:ENROLL_SEGMENTS], segs[ENROLL_SEGMENTS:]))
+    return voices
+
+
 def synth_system(judges, synth, name, sentences, speaker=None) -> tuple[dict, list]:
     rows, embs = [], []
     for i, text in enumerate(sentences):
@@ -186,6 +209,10 @@ def main() -> None:
     ap.add_argument("--real", type=Path, help="folder with metadata.csv (id|text) and wavs/")
     ap.add_argument("--clone", type=Path, nargs="+", default=[], metavar="SPEAKER_DIR",
                     help=f"one speaker's recordings: enroll from the first {ENROLL_FILES}")
+    ap.add_argument("--heldout-speakers", type=Path, metavar="DIR",
+                    help="clone the export/heldout.txt speakers found in DIR (e.g. librispeech-251)")
+    ap.add_argument("--clone-sentences", type=int, default=5,
+                    help="sentences per --heldout-speakers voice (default 5)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
@@ -226,12 +253,33 @@ def main() -> None:
         set_secs(system["rows"], embs, centroid)
         clones.append((system, embs, centroid))
         systems.append(system)
+    heldout = []  # one pooled system for all held-out speakers; identification among them
+    for spk, enroll_segs, refs in (heldout_voices(args.heldout_speakers) if args.heldout_speakers else []):
+        emb = unit(np.concatenate([enroller.embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)
+        system, embs = synth_system(judges, synth, f"held-out clone {spk}",
+                                    sentences[:args.clone_sentences], emb)
+        centroid = unit(np.mean([judges.embed(w) for w in refs], axis=0)) if judges.secs else None
+        set_secs(system["rows"], embs, centroid)
+        heldout.append((spk, system, embs, centroid, len(refs)))
+    if heldout:
+        rows = [dict(r, id=f"{spk}/{r['id']}") for spk, system, *_ in heldout for r in system["rows"]]
+        pooled = {"name": f"edgevc clones of {len(heldout)} held-out speakers", "rows": rows,
+                  "speakers": [h[0] for h in heldout], "enroll_seconds": ENROLL_SEGMENTS * SEGMENT_S,
+                  "reference_segments": {h[0]: h[4] for h in heldout}}
+        systems.append(pooled)
+        if judges.secs:
+            cents = np.stack([h[3] for h in heldout])
+            hits = [np.argmax(np.stack(h[2]) @ cents.T, 1) == k for k, h in enumerate(heldout)]
+            pooled["top1_id_per_speaker"] = {h[0]: float(np.mean(x)) for h, x in zip(heldout, hits)}
+            pooled["top1_id"] = float(np.mean(np.concatenate(hits)))
     for s in systems:
         s["aggregate"] = aggregate(s["rows"])
     if judges.secs and len(clones) > 1:  # top-1 speaker identification among --clone speakers
         cents = np.stack([c for _, _, c in clones])
         for k, (system, embs, _) in enumerate(clones):
             system["aggregate"]["top1_id"] = float(np.mean(np.argmax(np.stack(embs) @ cents.T, 1) == k))
+    if heldout and judges.secs:
+        systems[-1]["aggregate"]["top1_id"] = systems[-1].pop("top1_id")
 
     s = bundle.summary()
     res = {"command": shlex.join(["python", *sys.argv]),
@@ -263,6 +311,10 @@ def table(res: dict) -> str:
               for s in res["systems"] if "top1_id" in s["aggregate"]]
     notes.append("- SECS: default voice against the --real recordings; real recordings each "
                  "against the others; clones against their held-out recordings.")
+    for s in res["systems"]:
+        if "speakers" in s:
+            notes.append(f"- {s['name']}: enrolled from {s['enroll_seconds']:g} s each, judged "
+                         f"against their other recordings; top-1 identification among all of them")
     notes.append(f"- bundle {res['bundle']} ({', '.join(f'{r} {p}' for r, p in res['precision'].items())})")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 

@@ -1,8 +1,11 @@
 """Corpus readers: every layout yields the same Utterance records.
 
-Layouts: LJSpeech-style (`metadata.csv` of `id|text[|normalized]` beside `wavs/`), a
-folder of speakers (`speaker/utt.wav` + `speaker/utt.txt`), and untranscribed speech
-(`speaker/*.flac`, text None) for the models that need no text.
+Layouts, detected by `read_corpus`:
+- LJSpeech: `metadata.csv` of `id|text[|normalized]` beside `wavs/`;
+- VCTK: `txt/<spk>/<utt>.txt` and `wav48*/<spk>/<utt>[_mic1].{wav,flac}`;
+- LibriTTS: `<subset>/<spk>/<chapter>/<utt>.wav` + `<utt>.normalized.txt` (or `.original.txt`);
+- a plain folder of speakers: `speaker/utt.wav` + `speaker/utt.txt`;
+- untranscribed speech (`speaker/*.flac`, text None) for the models that need no text.
 """
 
 from dataclasses import dataclass
@@ -61,10 +64,58 @@ def read_speaker_folders(root: Path, require_text: bool = True) -> list[Utteranc
     return out
 
 
+def read_vctk(root: Path, mic: str = "mic1") -> list[Utterance]:
+    """VCTK: transcripts in `txt/`, audio in the first `wav*` folder. Of the two microphones
+    of VCTK 0.92 (`_mic1`, `_mic2`) only `mic` is read."""
+    root = Path(root)
+    wav_root = next(p for p in sorted(root.iterdir()) if p.is_dir() and p.name.startswith("wav"))
+    out = []
+    for txt in sorted((root / "txt").glob("*/*.txt")):
+        spk, stem = txt.parent.name, txt.stem
+        audio = _find_audio(wav_root / spk, f"{stem}_{mic}") or _find_audio(wav_root / spk, stem)
+        text = txt.read_text(encoding="utf-8").strip()
+        if audio is not None and text:
+            out.append(Utterance(f"{spk}/{stem}", spk, audio, text))
+    return out
+
+
+def read_libritts(root: Path) -> list[Utterance]:
+    """LibriTTS: `<spk>/<chapter>/<utt>.wav` with `<utt>.normalized.txt`, under `root`
+    or any subset folder in it (`train-clean-100`, ...)."""
+    out = []
+    for audio in sorted(Path(root).rglob("*.wav")):
+        for suffix in (".normalized.txt", ".original.txt"):
+            txt = audio.with_name(audio.stem + suffix)
+            if txt.exists():
+                text = txt.read_text(encoding="utf-8").strip()
+                if text:
+                    spk = audio.parent.parent.name
+                    out.append(Utterance(f"{spk}/{audio.stem}", spk, audio, text))
+                break
+    return out
+
+
+def detect_layout(root: Path) -> str:
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    if (root / "metadata.csv").exists():
+        return "ljspeech"
+    if (root / "txt").is_dir() and any(p.is_dir() and p.name.startswith("wav") for p in root.iterdir()):
+        return "vctk"
+    if next(root.rglob("*.normalized.txt"), None) is not None:
+        return "libritts"
+    return "folders"
+
+
 def read_corpus(root: Path, require_text: bool = True,
                 speaker_per_utterance: bool = False) -> list[Utterance]:
     """Detect the layout of `root` and read it."""
-    root = Path(root)
-    if (root / "metadata.csv").exists():
+    layout = detect_layout(root)
+    if layout == "ljspeech":
         return read_ljspeech(root, speaker_per_utterance=speaker_per_utterance)
+    if layout == "vctk":
+        return read_vctk(root)
+    if layout == "libritts":
+        return read_libritts(root)
     return read_speaker_folders(root, require_text=require_text)

@@ -1,8 +1,13 @@
 """Build a training feature cache from corpora: trimmed 16 kHz audio, 80-band log-mels,
-phoneme ids, and GE2E-teacher speaker embeddings (per utterance and per 1.6 s window).
+frame-level log-F0, phoneme ids, and GE2E-teacher speaker embeddings (per utterance and
+per 1.6 s window).
 
     python -m edgevc.export.prepare --corpus DIR [--corpus DIR ...] \
-        [--untranscribed DIR ...] -o cache.npz
+        [--untranscribed DIR ...] [--augment 0.9,1.1] -o cache.npz
+
+Speakers and sentences listed in export/heldout.txt are left out (no model trains on them).
+`--augment` adds, for each transcribed corpus, copies resampled by each factor: pitch and
+formants (vocal-tract length) move together, and each copy is a new speaker `name~factor`.
 
 Saved with np.savez (no pickled objects), so it loads with allow_pickle=False.
 """
@@ -19,7 +24,10 @@ from edgevc.audio.io import load_audio
 from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
                                  SPEAKER_WINDOW_HOP, SYNTH_MEL)
 from edgevc.audio.processing import normalize_peak, trim_silence
+from edgevc.audio.io import resample
 from edgevc.export.corpus import read_corpus
+from edgevc.export.heldout import HeldOut
+from edgevc.export.pitch import yin_log_f0
 from edgevc.text import Lexicon, TextFrontEnd
 
 log = logging.getLogger(__name__)
@@ -72,17 +80,33 @@ def phonemize_text(front: TextFrontEnd, text: str) -> list[int]:
     return ids
 
 
+def augmented(wav: np.ndarray, factor: float) -> np.ndarray:
+    """Play `wav` `factor` times faster: pitch and formants scale by `factor`."""
+    sr = SYNTH_MEL.sample_rate
+    return resample(wav, int(round(sr * factor)), sr)
+
+
 def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
                 with_teacher: bool = True, max_seconds: float = 20.0,
-                many_voices: list[str] = ()) -> None:
+                many_voices: list[str] = (), augment: tuple[float, ...] = (),
+                heldout: HeldOut | None = None) -> None:
     front = TextFrontEnd(Lexicon.from_cmudict())
     teacher = Teacher() if with_teacher else None
-    utts = [(u, True) for c in transcribed for u in read_corpus(c)]
-    utts += [(u, True) for c in many_voices for u in read_corpus(c, speaker_per_utterance=True)]
-    utts += [(u, False) for c in untranscribed for u in read_corpus(c, require_text=False)]
-    cols = {k: [] for k in ("wav", "mel", "ids", "win_emb", "utt", "spk", "text", "emb")}
-    for utt, use_text in tqdm(utts, desc="prepare", unit="utt"):
+    utts = [(u, True, 1.0) for c in transcribed for u in read_corpus(c)]
+    utts += [(u, True, f) for c in transcribed for u in read_corpus(c) for f in augment]
+    utts += [(u, True, 1.0) for c in many_voices for u in read_corpus(c, speaker_per_utterance=True)]
+    utts += [(u, False, 1.0) for c in untranscribed for u in read_corpus(c, require_text=False)]
+    if heldout is not None:
+        kept = [x for x in utts if not heldout.holds(x[0].speaker, x[0].text)]
+        log.info("held out %d of %d utterances (export/heldout.txt)", len(utts) - len(kept), len(utts))
+        utts = kept
+    cols = {k: [] for k in ("wav", "mel", "f0", "ids", "win_emb", "utt", "spk", "text", "emb")}
+    for utt, use_text, factor in tqdm(utts, desc="prepare", unit="utt"):
         wav = normalize_peak(trim_silence(load_audio(utt.audio)))
+        speaker, utt_id = utt.speaker, utt.id
+        if factor != 1.0:
+            wav = normalize_peak(augmented(wav, factor))
+            speaker, utt_id = f"{utt.speaker}~{factor:g}", f"{utt.id}~{factor:g}"
         if len(wav) > max_seconds * SYNTH_MEL.sample_rate or len(wav) < 0.5 * SYNTH_MEL.sample_rate:
             continue
         n = len(wav) // HOP
@@ -91,15 +115,16 @@ def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
         if use_text and not ids:
             continue
         mel = log_mel(wav, SYNTH_MEL)[:n]
-        win = teacher.window_embeddings(wav) if teacher else stand_in_targets(utt.speaker, len(wav))
+        win = teacher.window_embeddings(wav) if teacher else stand_in_targets(speaker, len(wav))
         emb = win.mean(0) if len(win) else np.full(256, np.nan, np.float32)
         emb = emb / (np.linalg.norm(emb) + 1e-9)
         cols["wav"].append(np.clip(wav * 32767, -32768, 32767).astype(np.int16))
         cols["mel"].append(mel.astype(np.float16))
+        cols["f0"].append(yin_log_f0(wav, n).astype(np.float16))
         cols["ids"].append(np.asarray(ids, np.int16))
         cols["win_emb"].append(win.astype(np.float16))
-        cols["utt"].append(utt.id)
-        cols["spk"].append(utt.speaker)
+        cols["utt"].append(utt_id)
+        cols["spk"].append(speaker)
         cols["text"].append(utt.text or "")
         cols["emb"].append(emb.astype(np.float32))
 
@@ -108,7 +133,8 @@ def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
         off = np.cumsum([0] + [len(a) for a in arrs]).astype(np.int64)
         return {name: np.concatenate(arrs), name + "_off": off}
 
-    np.savez(out, **packed("wav"), **packed("mel"), **packed("ids"), **packed("win_emb"),
+    np.savez(out, **packed("wav"), **packed("mel"), **packed("f0"), **packed("ids"),
+             **packed("win_emb"),
              utt=np.array(cols["utt"]), spk=np.array(cols["spk"]), text=np.array(cols["text"]),
              emb=np.stack(cols["emb"]), sample_rate=SYNTH_MEL.sample_rate, hop=HOP)
     log.info("wrote %s: %d utterances, %.1f min", out, len(cols["utt"]),
@@ -138,6 +164,12 @@ class FeatureCache:
     def mel(self, i):
         return self._get("mel", i).astype(np.float32)
 
+    def log_f0(self, i):
+        """Frame-level natural log of F0, 0 where unvoiced (caches without it: all 0)."""
+        if "f0" not in self.z:
+            return np.zeros(len(self.mel(i)), np.float32)
+        return self._get("f0", i).astype(np.float32)
+
     def ids(self, i):
         return self._get("ids", i).astype(np.int64)
 
@@ -156,11 +188,17 @@ def main():
     ap.add_argument("--untranscribed", action="append", default=[], help="speech without text")
     ap.add_argument("--no-teacher", action="store_true",
                     help="no GE2E teacher: one stand-in target vector per speaker")
+    ap.add_argument("--augment", default="",
+                    help="comma-separated speed factors, e.g. 0.9,1.1: extra resampled voices")
+    ap.add_argument("--include-heldout", action="store_true",
+                    help="keep what export/heldout.txt holds out (never for shipped models)")
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    augment = tuple(float(f) for f in a.augment.split(",") if f.strip())
     build_cache(a.corpus, a.untranscribed, a.out, with_teacher=not a.no_teacher,
-                many_voices=a.many_voices)
+                many_voices=a.many_voices, augment=augment,
+                heldout=None if a.include_heldout else HeldOut.load())
 
 
 if __name__ == "__main__":

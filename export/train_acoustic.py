@@ -5,7 +5,9 @@
 
 Conditioning is the GE2E embedding of each utterance (what the runtime's speaker encoder
 approximates), lightly noised so the model leans on the voice, not on one recording.
-Losses: mel L1 and log-duration MSE. Resumes from RUN/last.pt.
+Losses: mel L1 and log-duration MSE; with variance prediction (the default for new runs)
+also MSE of each phoneme's normalised pitch (mean log-F0 of its voiced frames) and energy
+(mean log-mel of its frames). Resumes from RUN/last.pt.
 """
 
 import logging
@@ -16,6 +18,7 @@ from torch.nn import functional as F
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
 from edgevc.export.models.acoustic import AcousticModel, expand
+from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
 
@@ -30,25 +33,55 @@ def load_durations(path: str, cache: FeatureCache):
     return [z["dur"][off[i]:off[i + 1]].astype(np.int64) for i in range(len(cache))]
 
 
-def make_batch(cache, durs, idx, rng, emb_noise=0.05):
+# Normalisation of the variance targets: log-F0 around 150 Hz, energy by corpus statistics.
+LOG_F0_MEAN, LOG_F0_STD = 5.0, 0.35
+
+
+class VarianceTargets:
+    """Per-phoneme normalised pitch and energy of every usable utterance, computed once."""
+
+    def __init__(self, cache, durs, indices):
+        energy = {i: cache.mel(i).mean(1) for i in indices}
+        allv = np.concatenate(list(energy.values()))
+        self.e_mean, self.e_std = float(allv.mean()), float(allv.std() + 1e-5)
+        self.pitch, self.energy = {}, {}
+        for i in indices:
+            lf0 = phoneme_average(cache.log_f0(i), durs[i], voiced_only=True)
+            self.pitch[i] = np.where(lf0 > 0, (lf0 - LOG_F0_MEAN) / LOG_F0_STD, 0).astype(np.float32)
+            self.energy[i] = ((phoneme_average(energy[i], durs[i]) - self.e_mean)
+                              / self.e_std).astype(np.float32)
+
+
+def make_batch(cache, durs, idx, rng, emb_noise=0.05, variance=None):
     ids, n_text = pad([cache.ids(i) for i in idx])
     dur, _ = pad([durs[i] for i in idx])
     mel, n_mel = pad([cache.mel(i) for i in idx])
     emb = cache.emb[idx] + rng.normal(0, emb_noise, (len(idx), cache.emb.shape[1]))
     emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-    return ids, dur, mel, n_text, n_mel, torch.from_numpy(emb.astype(np.float32))
+    batch = [ids, dur, mel, n_text, n_mel, torch.from_numpy(emb.astype(np.float32))]
+    if variance is not None:
+        batch += [pad([variance.pitch[i] for i in idx])[0], pad([variance.energy[i] for i in idx])[0]]
+    return batch
+
+
+def masked_mse(pred, target, mask):
+    return (F.mse_loss(pred, target, reduction="none") * mask).sum() / mask.sum()
 
 
 def losses(model, batch, dev):
-    ids, dur, mel, n_text, n_mel, spk = [t.to(dev) for t in batch]
+    """mel L1, log-duration MSE, and (variance models) pitch and energy MSE, else 0."""
+    ids, dur, mel, n_text, n_mel, spk = [t.to(dev) for t in batch[:6]]
+    pitch, energy = [t.to(dev) for t in batch[6:]] or (None, None)
     tmask = lengths_mask(n_text).unsqueeze(-1).to(dev)
-    h, logdur = model.encode(ids, spk, tmask)
-    dur_loss = (F.mse_loss(logdur, torch.log1p(dur.float()), reduction="none")
-                * tmask[..., 0]).sum() / tmask.sum()
+    h, logdur, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask, pitch, energy)
+    dur_loss = masked_mse(logdur, torch.log1p(dur.float()), tmask[..., 0])
     frames, fmask = expand(h, dur, max_len=mel.shape[1])
     pred = model.decode(frames, spk, fmask)
     mel_loss = (F.l1_loss(pred, mel, reduction="none") * fmask).sum() / (fmask.sum() * mel.shape[-1])
-    return mel_loss, dur_loss
+    zero = torch.zeros((), device=dev)
+    pitch_loss = masked_mse(p_hat, pitch, tmask[..., 0]) if p_hat is not None else zero
+    energy_loss = masked_mse(e_hat, energy, tmask[..., 0]) if e_hat is not None else zero
+    return mel_loss, dur_loss, pitch_loss, energy_loss
 
 
 def main():
@@ -56,30 +89,39 @@ def main():
     ap.add_argument("--durations", required=True, help="durations from train_aligner --extract")
     ap.add_argument("--max-frames", type=int, default=3000, help="mel frames per batch")
     ap.add_argument("--dim", type=int, default=192, help="model width (new runs only)")
+    ap.add_argument("--no-variance", action="store_true",
+                    help="no pitch/energy prediction (new runs only)")
     a = ap.parse_args()
     dev = setup(a)
     cache = FeatureCache(a.cache)
     durs = load_durations(a.durations, cache)
     ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
-    model = AcousticModel(dim=a.dim, hidden=3 * a.dim).to(dev)
+    run = Run(a.run)
+    variance = not a.no_variance
+    if run.ckpt.exists():  # a resumed run keeps the architecture it started with
+        variance = bool(torch.load(run.ckpt, map_location="cpu", weights_only=True)
+                        ["config"]["acoustic"].get("variance"))
+    model = AcousticModel(dim=a.dim, hidden=3 * a.dim, variance=variance).to(dev)
+    targets = VarianceTargets(cache, durs, ok) if variance else None
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)
-    run = Run(a.run)
     step = run.resume({"acoustic": model}, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)  # a resumed run draws new batches
     progress = Progress(run, a.steps, step, "acoustic", save_every=a.save_every,
                         save=lambda n: run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched},
                                                 {"acoustic": model.config}))
     while progress.running:
-        mel_loss, dur_loss = losses(model, make_batch(cache, durs, batcher.sample(), rng), dev)
-        loss = mel_loss + 0.5 * dur_loss
+        batch = make_batch(cache, durs, batcher.sample(), rng, variance=targets)
+        mel_loss, dur_loss, pitch_loss, energy_loss = losses(model, batch, dev)
+        loss = mel_loss + 0.5 * dur_loss + 0.1 * (pitch_loss + energy_loss)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        progress.step(mel=mel_loss.item(), dur=dur_loss.item())
+        progress.step(mel=mel_loss.item(), dur=dur_loss.item(), pitch=pitch_loss.item(),
+                      energy=energy_loss.item())
 
 
 if __name__ == "__main__":

@@ -54,10 +54,13 @@ def main():
     dev = setup(a)
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
-    model = SpeakerEncoder().to(dev)
+    run = Run(a.run)
+    config = {"pooling": "attentive"}
+    if run.ckpt.exists():  # a resumed run keeps the architecture it started with
+        config = torch.load(run.ckpt, map_location="cpu", weights_only=True)["config"]["speaker_encoder"]
+    model = SpeakerEncoder(**config).to(dev)
     opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
     sched = warmup_then_decay(opt, 200, a.steps, 0.05)
-    run = Run(a.run)
     step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)
     progress = Progress(run, a.steps, step, "encoder", save_every=a.save_every,

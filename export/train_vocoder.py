@@ -94,7 +94,9 @@ def main():
             ld.backward()
             opt_d.step()
             fake_out = disc(y_hat)
-            lg, lf = g_loss(fake_out), feature_loss(disc(wav), fake_out)
+            # the real features from the discriminator step serve as feature-matching targets
+            # (recomputing them after its update would cost a fourth pass for little change)
+            lg, lf = g_loss(fake_out), feature_loss(d_out, fake_out)
             loss = loss + lg + 2 * lf
             values.update(d=ld.item(), g=lg.item(), fm=lf.item())
         opt_g.zero_grad()

@@ -2,6 +2,10 @@
 
 Encoder and decoder are separate ONNX graphs; the runtime expands phoneme states by their
 durations in between (length regulation in numpy), then runs the decoder in chunks.
+
+With `variance=True` (FastPitch-style) the encoder also predicts each phoneme's pitch and
+energy and adds their embeddings to its states: from the true values in training, from its
+own predictions at inference, inside the same graph, so the runtime interface is unchanged.
 """
 
 import torch
@@ -12,7 +16,9 @@ from edgevc.export.models.layers import ConvStack
 from edgevc.text.symbols import SYMBOLS
 
 
-class DurationPredictor(nn.Module):
+class VariancePredictor(nn.Module):
+    """Two convolutions over phoneme states -> one value per phoneme."""
+
     def __init__(self, dim: int, hidden: int = 256):
         super().__init__()
         self.c1 = nn.Conv1d(dim, hidden, 3, padding=1)
@@ -26,21 +32,30 @@ class DurationPredictor(nn.Module):
         if mask is not None:
             y = y * mask
         y = self.n2(torch.relu(self.c2(y.transpose(1, 2)).transpose(1, 2)))
-        return self.out(y).squeeze(-1)  # log(1 + frames)
+        return self.out(y).squeeze(-1)
+
+
+DurationPredictor = VariancePredictor  # predicts log(1 + frames)
 
 
 class AcousticModel(nn.Module):
     def __init__(self, n_symbols: int = len(SYMBOLS), dim: int = 192, hidden: int = 576,
                  spk_dim: int = EMBEDDING_DIM, n_mels: int = SYNTH_MEL.n_mels,
-                 enc_dilations=(1, 2, 4, 1, 2, 4), dec_dilations=(1, 2, 4, 1, 2, 4)):
+                 enc_dilations=(1, 2, 4, 1, 2, 4), dec_dilations=(1, 2, 4, 1, 2, 4),
+                 variance: bool = False):
         super().__init__()
         self.config = dict(n_symbols=n_symbols, dim=dim, hidden=hidden, spk_dim=spk_dim,
                            n_mels=n_mels, enc_dilations=list(enc_dilations),
-                           dec_dilations=list(dec_dilations))
+                           dec_dilations=list(dec_dilations), variance=variance)
         self.embed = nn.Embedding(n_symbols, dim)
         self.spk_in = nn.Linear(spk_dim, dim)
         self.encoder = ConvStack(dim, hidden, 5, enc_dilations, cond_dim=spk_dim)
-        self.duration = DurationPredictor(dim)
+        self.duration = VariancePredictor(dim)
+        if variance:
+            self.pitch = VariancePredictor(dim, hidden=128)  # small: the bundle has a size budget
+            self.energy = VariancePredictor(dim, hidden=128)
+            self.pitch_embed = nn.Conv1d(1, dim, 3, padding=1)
+            self.energy_embed = nn.Conv1d(1, dim, 3, padding=1)
         self.dec_spk = nn.Linear(spk_dim, dim)
         self.decoder = ConvStack(dim, hidden, 7, dec_dilations, cond_dim=spk_dim)
         self.dec_norm = nn.LayerNorm(dim)
@@ -52,11 +67,26 @@ class AcousticModel(nn.Module):
 
     def encode(self, ids, spk, mask=None):
         """ids (B, N), spk (B, S) -> states (B, N, dim), log-durations (B, N)."""
+        h, logdur, _, _ = self.encode_with_variance(ids, spk, mask)
+        return h, logdur
+
+    def encode_with_variance(self, ids, spk, mask=None, pitch=None, energy=None):
+        """Also the predicted normalised pitch and energy per phoneme (None without
+        variance); `pitch`/`energy` (B, N), when given, replace the predictions in the states."""
         x = self.embed(ids) + self.spk_in(spk).unsqueeze(1)
         if mask is not None:
             x = x * mask
         h = self.encoder(x, spk, mask)
-        return h, self.duration(h, mask)
+        logdur = self.duration(h, mask)
+        if not self.config.get("variance"):
+            return h, logdur, None, None
+        p_hat, e_hat = self.pitch(h, mask), self.energy(h, mask)
+        p = p_hat if pitch is None else pitch
+        e = e_hat if energy is None else energy
+        h = h + (self.pitch_embed(p.unsqueeze(1)) + self.energy_embed(e.unsqueeze(1))).transpose(1, 2)
+        if mask is not None:
+            h = h * mask
+        return h, logdur, p_hat, e_hat
 
     def decode(self, frames, spk, mask=None):
         """frames (B, T, dim) expanded states -> mel (B, T, n_mels)."""

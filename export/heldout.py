@@ -1,0 +1,94 @@
+"""The held-out split: speakers and sentences that no model ever trains on.
+
+`export/heldout.txt` lists them explicitly (made once by `python -m edgevc.export.heldout
+--make`), so the split never drifts when code or data change:
+
+- `speaker <name>`: every recording of that speaker is held out (real LibriSpeech readers;
+  the quality benchmark clones them and judges against their other recordings);
+- `text <normalized text>`: every take of that sentence by any speaker is held out (real
+  recordings of the training voices to judge the default voice against).
+
+`prepare` drops both; `benchmarks/quality.py` reads the same file.
+"""
+
+import argparse
+import hashlib
+import re
+from pathlib import Path
+
+HELDOUT_FILE = Path(__file__).with_name("heldout.txt")
+
+
+def text_key(text: str) -> str:
+    """Sentence identity across takes: lower case, letters, digits and single spaces."""
+    return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower()).split())
+
+
+def _rank(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+class HeldOut:
+    def __init__(self, speakers=(), texts=()):
+        self.speakers = set(speakers)
+        self.texts = {text_key(t) for t in texts}
+
+    @classmethod
+    def load(cls, path: Path | str = HELDOUT_FILE) -> "HeldOut":
+        speakers, texts = [], []
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            kind, _, value = line.partition(" ")
+            if kind == "speaker":
+                speakers.append(value.strip())
+            elif kind == "text":
+                texts.append(value.strip())
+            else:
+                raise ValueError(f"{path}:{n}: expected 'speaker NAME' or 'text SENTENCE'")
+        return cls(speakers, texts)
+
+    def holds(self, speaker: str, text: str | None) -> bool:
+        return speaker in self.speakers or (text is not None and text_key(text) in self.texts)
+
+
+def make(librispeech: Path, transcribed: list[Path], n_per_sex: int = 10,
+         text_fraction: float = 0.04) -> str:
+    """Pick the split deterministically: by hash, `n_per_sex` LibriSpeech readers of each sex,
+    and `text_fraction` of each transcribed corpus's distinct sentences."""
+    from edgevc.export.corpus import read_corpus
+
+    sex = {}
+    for line in (librispeech / "SPEAKERS.TXT").read_text(encoding="utf-8").splitlines():
+        if line.startswith(";"):
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) > 1:
+            sex[parts[0]] = parts[1]
+    present = sorted(p.name for p in librispeech.iterdir() if p.is_dir())
+    lines = ["# Held out of all training (see export/heldout.py). One entry per line."]
+    for s in ("F", "M"):
+        for spk in sorted((p for p in present if sex.get(p) == s), key=_rank)[:n_per_sex]:
+            lines.append(f"speaker {spk}")
+    for corpus in transcribed:
+        keys = sorted({text_key(u.text) for u in read_corpus(corpus)}, key=_rank)
+        lines += [f"text {k}" for k in keys[: max(1, round(text_fraction * len(keys)))]]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--make", action="store_true", help="write export/heldout.txt")
+    ap.add_argument("--librispeech", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, action="append", default=[])
+    a = ap.parse_args()
+    text = make(a.librispeech, a.corpus)
+    if a.make:
+        HELDOUT_FILE.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

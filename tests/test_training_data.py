@@ -1,0 +1,119 @@
+"""Training-data plumbing: corpus layouts, the held-out split, pitch targets."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edgevc.export.corpus import detect_layout, read_corpus
+from edgevc.export.heldout import HeldOut, text_key
+
+pitch = pytest.importorskip("edgevc.export.pitch")
+
+
+def _wav(path, seconds=0.5, sr=16000):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros(int(seconds * sr), np.float32), sr)
+
+
+def test_ljspeech_layout(tmp_path):
+    _wav(tmp_path / "wavs" / "a1.wav")
+    _wav(tmp_path / "wavs" / "a2.wav")
+    (tmp_path / "metadata.csv").write_text("a1|Dr. Smith|Doctor Smith\na2|Hello there\na3|no audio\n")
+    utts = read_corpus(tmp_path)
+    assert detect_layout(tmp_path) == "ljspeech"
+    assert [(u.id, u.text) for u in utts] == [(f"{tmp_path.name}/a1", "Doctor Smith"),
+                                             (f"{tmp_path.name}/a2", "Hello there")]
+
+
+def test_vctk_layout_reads_mic1_only(tmp_path):
+    for mic in ("mic1", "mic2"):
+        _wav(tmp_path / "wav48_silence_trimmed" / "p225" / f"p225_001_{mic}.flac")
+    (tmp_path / "txt" / "p225").mkdir(parents=True)
+    (tmp_path / "txt" / "p225" / "p225_001.txt").write_text("Please call Stella.\n")
+    (tmp_path / "txt" / "p225" / "p225_002.txt").write_text("No recording for this one.\n")
+    utts = read_corpus(tmp_path)
+    assert detect_layout(tmp_path) == "vctk"
+    assert len(utts) == 1
+    assert utts[0].speaker == "p225" and utts[0].audio.name == "p225_001_mic1.flac"
+    assert utts[0].text == "Please call Stella."
+
+
+def test_libritts_layout(tmp_path):
+    base = tmp_path / "train-clean-100" / "19" / "198"
+    _wav(base / "19_198_000000_000000.wav")
+    (base / "19_198_000000_000000.normalized.txt").write_text("Northanger Abbey.")
+    (base / "19_198_000000_000000.original.txt").write_text("NORTHANGER ABBEY")
+    _wav(base / "19_198_000000_000001.wav")  # no transcript: skipped
+    utts = read_corpus(tmp_path)
+    assert detect_layout(tmp_path) == "libritts"
+    assert [(u.speaker, u.text) for u in utts] == [("19", "Northanger Abbey.")]
+
+
+def test_speaker_folders_and_missing_folder(tmp_path):
+    _wav(tmp_path / "ann" / "u1.wav")
+    (tmp_path / "ann" / "u1.txt").write_text("One.")
+    _wav(tmp_path / "bob" / "u2.flac")  # untranscribed
+    assert [u.speaker for u in read_corpus(tmp_path)] == ["ann"]
+    assert [u.speaker for u in read_corpus(tmp_path, require_text=False)] == ["ann", "bob"]
+    with pytest.raises(FileNotFoundError, match="corpus folder not found"):
+        read_corpus(tmp_path / "nope")
+
+
+def test_heldout_matches_speakers_and_every_take_of_a_sentence(tmp_path):
+    f = tmp_path / "heldout.txt"
+    f.write_text("# comment\nspeaker 211\ntext it was my reports from the north\n")
+    h = HeldOut.load(f)
+    assert h.holds("211", None)
+    assert h.holds("kathleen", "It was my reports, from the North!")
+    assert not h.holds("kathleen", "It was my report from the north")
+    assert not h.holds("212", None)
+    f.write_text("speakers 211\n")
+    with pytest.raises(ValueError, match="heldout.txt:1"):
+        HeldOut.load(f)
+
+
+def test_shipped_heldout_file_parses():
+    h = HeldOut.load()
+    assert len(h.speakers) >= 10 and len(h.texts) >= 10
+    assert text_key("Hello,  World!") == "hello world"
+
+
+@pytest.mark.parametrize("f0", [90.0, 180.0, 300.0])
+def test_yin_finds_the_pitch_of_a_harmonic_tone(f0):
+    sr = 16000
+    t = np.arange(sr) / sr
+    x = 0.5 * np.sin(2 * np.pi * f0 * t) + 0.25 * np.sin(2 * np.pi * 2 * f0 * t + 1.0)
+    lf0 = pitch.yin_log_f0(x, len(x) // 256)
+    inner = lf0[4:-4]
+    assert (inner > 0).all()
+    assert abs(np.exp(np.median(inner)) - f0) / f0 < 0.02
+
+
+def test_yin_calls_noise_and_silence_unvoiced():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.1, 16000)
+    assert (pitch.yin_log_f0(noise, 62) > 0).mean() < 0.1
+    assert (pitch.yin_log_f0(np.zeros(16000), 62) == 0).all()
+
+
+def test_phoneme_average_over_voiced_frames():
+    track = np.array([0, 5, 5, 0, 0, 7, 1, 1], np.float32)
+    durs = np.array([3, 2, 3])
+    np.testing.assert_allclose(pitch.phoneme_average(track, durs, voiced_only=True), [5, 0, 3])
+    np.testing.assert_allclose(pitch.phoneme_average(track, durs), [10 / 3, 0, 3])
+
+
+def test_loss_curves_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from edgevc.export.plot_losses import plot, read_losses
+
+    run = tmp_path / "acoustic"
+    run.mkdir()
+    (run / "loss.csv").write_text("step,seconds,mel,dur\n" +
+                                  "".join(f"{s},{s / 10},{1 / s:.4f},{0.5 / s:.4f}\n" for s in range(20, 420, 20)))
+    assert set(read_losses(run)) == {"step", "mel", "dur"}
+    plot([run], tmp_path / "losses.png", smooth=3)
+    assert (tmp_path / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (run / "loss.csv").write_text("step,seconds,mel\n")
+    with pytest.raises(ValueError, match="no rows"):
+        read_losses(run)
