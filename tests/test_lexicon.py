@@ -33,3 +33,21 @@ def test_cmu_dictionary_covers_common_words():
     assert len(lex) > 100_000
     for w in ["the", "museum", "tickets", "saturday", "thirty"]:
         assert lex.lookup(w), w
+
+
+def test_unsorted_lexicon_file_is_refused(tmp_path):
+    (tmp_path / "uns.gz").write_bytes(gzip.compress(b"zebra Z IY1 B R AH0\nhello HH AH0 L OW1\n"))
+    with pytest.raises(InputError, match="not sorted"):
+        Lexicon.load(tmp_path / "uns.gz")
+
+
+def test_packed_lookup_finds_every_word_and_nothing_else(tmp_path):
+    words = {f"w{i:04d}": ("AH0",) * (1 + i % 3) for i in range(0, 2000, 7)}
+    words["o'neil"] = ("OW0", "N", "IY1", "L")
+    Lexicon(words).save(tmp_path / "lex.txt.gz")
+    back = Lexicon.load(tmp_path / "lex.txt.gz")
+    assert len(back) == len(words)
+    for w, pron in words.items():
+        assert back.lookup(w) == pron
+    for w in ("w0001", "w9999", "a", "zzz", "o'nei", "o'neill", ""):
+        assert back.lookup(w) is None
