@@ -1,6 +1,11 @@
 """Speed, latency, memory and size of an edgevc bundle on this machine.
 
-    python benchmarks/speed.py [--bundle DIR] [--runs N] [--out benchmarks/results] [--quick]
+    python benchmarks/speed.py [--bundle DIR] [--compare DIR] [--runs N] [--out benchmarks/results]
+        [--quick] [--long-words N]
+
+`--compare DIR` times a second bundle (e.g. the fp32 export of the same checkpoints) on the
+same paragraph, 1 thread, with runs interleaved so both see the same machine load, and
+reports the speed-up.
 
 Writes <out>/speed.json and <out>/speed.md (both overwritten) and prints the Markdown
 table. See benchmarks/README.md for what each figure means.
@@ -45,7 +50,7 @@ LONG_SENTENCES = [
 ROLES = ("acoustic_encoder", "acoustic_decoder", "vocoder")
 
 
-def long_text(min_words: int = 1000) -> str:
+def long_text(min_words: int) -> str:
     parts, words, i = [], 0, 0
     while words < min_words:
         s = LONG_SENTENCES[i % len(LONG_SENTENCES)]
@@ -107,6 +112,20 @@ def measure_rtf(synth: Synthesizer, runs: int, stages: StageTimer | None = None)
     if stages:
         out["stage_rtf"] = {r: statistics.median(v) for r, v in split.items()}
     return out
+
+
+def measure_speedup(a: Synthesizer, b: Synthesizer, runs: int) -> dict:
+    """RTF of `a` and `b` in alternating runs, and how many times faster `a` is."""
+    for s in (a, b):
+        s.synthesize(PARAGRAPH)  # warm-up
+    ra, rb = [], []
+    for _ in range(runs):
+        for synth, out in ((a, ra), (b, rb)):
+            t = time.perf_counter()
+            n = sum(len(c) for c in synth.stream(PARAGRAPH))
+            out.append((time.perf_counter() - t) / (n / synth.sample_rate))
+    return {"rtf": stat(ra), "compare_rtf": stat(rb),
+            "speedup": statistics.median(rb) / statistics.median(ra)}
 
 
 def measure_first_audio(synth: Synthesizer, runs: int) -> dict:
@@ -198,6 +217,12 @@ def table(res: dict) -> str:
     cs = res["cold_start"]
     rows.append(("cold start to first audio byte", f"{cs['median'] * 1000:.0f} ms",
                  f"`edgevc speak ... --out -` subprocess, median of {len(cs['runs'])}"))
+    if "compare" in res:
+        c = res["compare"]
+        rows.append(("speed-up over the comparison bundle", f"{c['speedup']:.2f}x",
+                     f"1 thread, interleaved runs: RTF {c['rtf']['median']:.4f} vs "
+                     f"{c['compare_rtf']['median']:.4f} for {c['bundle']} "
+                     f"({', '.join(sorted(set(c['precision'].values())))})"))
     for m in res["peak_rss"]:
         rows.append((f"peak RSS, {m['words']} words", f"{m['peak_rss_mib']:.1f} MiB",
                      f"`edgevc speak ... --out x.wav`, {m['audio_seconds']} s of audio"))
@@ -213,8 +238,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--profile", default="generic-x86",
                     help="device profile for chunk size and backends (threads are overridden)")
+    ap.add_argument("--compare", type=Path, metavar="DIR",
+                    help="second bundle to time against (e.g. the fp32 export)")
+    ap.add_argument("--long-words", type=int, default=10000,
+                    help="words in the long memory run (default 10,000)")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke check: 2 runs, no 1,000-word memory run")
+                    help="smoke check: 2 runs, no long memory run")
     args = ap.parse_args()
     runs = args.runs or (2 if args.quick else 5)
     if runs < 1:
@@ -232,10 +261,17 @@ def main() -> None:
             log.info("time to first audio, %d runs", runs)
             res["first_audio_1_thread"] = measure_first_audio(synth, runs)
         del synth
+    if args.compare:
+        other = Bundle.load(args.compare)
+        log.info("speed-up against %s, %d interleaved runs", args.compare, runs)
+        res["compare"] = measure_speedup(make_synth(bundle, args.profile, 1),
+                                         make_synth(other, args.profile, 1), runs)
+        res["compare"].update(bundle=str(args.compare), precision={
+            r: m["precision"] for r, m in other.summary()["models"].items()})
     cold_runs = 2 if args.quick else 3
     log.info("cold start, %d runs", cold_runs)
     res["cold_start"] = measure_cold_start(args, cold_runs)
-    texts = [SENTENCE] + ([] if args.quick else [long_text()])
+    texts = [SENTENCE] + ([] if args.quick else [long_text(args.long_words)])
     res["peak_rss"] = []
     for text in texts:
         log.info("peak RSS, %d words", len(text.split()))

@@ -107,8 +107,16 @@ _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml
 @_profile_opt
 @click.option("--length-scale", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True,
               help="Speaking-rate factor: above 1 is slower.")
-@click.option("--json", "as_json", is_flag=True, help="Print timing and buffer figures as JSON.")
-def speak(text, speaker, bundle_dir, out, profile_name, length_scale, as_json):
+@click.option("--device", "device_name", metavar="NAME",
+              help="Play on the output whose name contains NAME (see `edgevc devices`). "
+                   "Default: the profile's audio.device, else the system default.")
+@click.option("--frames-per-buffer", type=click.IntRange(16, 65536), metavar="N",
+              help="Audio frames per buffer and per write (default: the profile's "
+                   "audio.frames_per_buffer).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print timing, buffer and underrun figures as JSON.")
+def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_name,
+          frames_per_buffer, as_json):
     """Speak TEXT ('-' reads standard input, line by line as it arrives).
 
     \b
@@ -125,6 +133,8 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, as_json):
 
     if as_json and out == "-":
         raise click.UsageError("--json cannot be used with --out - (stdout carries the audio)")
+    if device_name is not None and out is not None:
+        raise click.UsageError("--device applies to playback only; drop it or --out")
     if out not in (None, "-") and not out.lower().endswith(".wav"):
         raise InputError(f"--out {out}: only .wav files (or '-') are written")
     t0 = time.perf_counter()
@@ -138,8 +148,11 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, as_json):
     else:
         synth.sentences(text)  # bad text fails here, before any file or device is opened
         chunks = synth.stream(text, spk, length_scale)
-    device = output_device_index(profile.audio_device) if out is None else None
-    sink = open_sink(out, synth.sample_rate, profile.frames_per_buffer, device)
+    if out is None:
+        device = output_device_index(profile.audio_device if device_name is None else device_name)
+    else:
+        device = None
+    sink = open_sink(out, synth.sample_rate, frames_per_buffer or profile.frames_per_buffer, device)
     with sink:
         stats = play(chunks, sink, profile.ring_samples(synth.sample_rate))
     if text == "-" and stats.samples_played == 0:
@@ -201,11 +214,22 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
 @click.option("--calibration", type=click.Path(file_okay=False, exists=True),
               help="Folder of speech recordings to calibrate int8 on (default: the "
                    "chain's own speech of built-in sentences).")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tflite", "all"]), default="onnx",
+              show_default=True,
+              help="onnx: ONNX graphs only. tflite: also TFLite at the --quantize precision. "
+                   "all: also TFLite int8 and fp16. ONNX stays as the fallback; TFLite needs "
+                   "edgevc[tflite] and builds a converter venv on first use (minutes).")
+@click.option("--judge", type=click.IntRange(0, 12), default=12, show_default=True, metavar="N",
+              help="Speak N fixed sentences with the quantized and the fp32 chain and compare "
+                   "WER, speaker similarity and DNSMOS (needs edgevc[eval]; skipped and noted "
+                   "in the manifest without it). The export fails past the limits. 0: off.")
+@click.option("--tflite-env", type=click.Path(file_okay=False),
+              help="Converter venv to use or create (default: ~/.cache/edgevc/tflite-venv).")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing bundle folder (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(quantize, checkpoints, calibration, out, force, as_json):
+def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, out, force, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
     Exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
@@ -214,13 +238,14 @@ def export_cmd(quantize, checkpoints, calibration, out, force, as_json):
     \b
     Example:
         edgevc export --quantize int8 -o bundle-int8
+        edgevc export --quantize int8 --format tflite -o bundle-pi
     """
     try:
         from edgevc.export.bundle_writer import build_bundle
     except ImportError as e:
         raise EdgevcError(f"export needs the host toolchain: pip install 'edgevc[export]' ({e})")
     manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
-                            progress=not as_json)
+                            progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:
@@ -232,19 +257,23 @@ def export_cmd(quantize, checkpoints, calibration, out, force, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def devices(as_json):
     """Show audio outputs, inference providers that work here, and the device profile."""
-    from edgevc.runtime.devices import audio_outputs, usable_providers
+    from edgevc.runtime.devices import audio_outputs, tflite_interpreter, usable_providers
     from edgevc.runtime.profiles import detect_profile, list_profiles
 
     outs, reason = audio_outputs()
     provs = usable_providers()
+    tfl = tflite_interpreter()
     prof = detect_profile()
     if as_json:
         click.echo(json.dumps({"audio_outputs": outs, "audio_error": reason, "providers": provs,
-                               "profile": prof.name, "profiles": list_profiles()}, indent=2))
+                               "tflite": tfl, "profile": prof.name, "profiles": list_profiles()},
+                              indent=2))
         return
     click.echo("Audio outputs:")
     if reason:
         click.echo(f"  (none: {reason})")
+    elif not outs:
+        click.echo("  (none found)")
     for o in outs:
         mark = " (default)" if o["is_default"] else ""
         click.echo(f"  [{o['index']}] {o['name']}{mark}, {o['max_output_channels']} ch, "
@@ -252,6 +281,7 @@ def devices(as_json):
     click.echo("Inference providers:")
     for p in provs:
         click.echo(f"  {p['name']}: {'ok' if p['ok'] else 'unusable: ' + str(p['error'])}")
+    click.echo(f"  TFLite interpreter: {('ok (' + tfl['interpreter'] + ')') if tfl['ok'] else 'unusable: ' + tfl['error']}")
     click.echo(f"Device profile: {prof.name} (detected); available: {', '.join(list_profiles())}")
 
 

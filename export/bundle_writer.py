@@ -26,6 +26,7 @@ from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAM
                                  SPEAKER_WINDOW_HOP, SYNTH_MEL)
 from edgevc.errors import EdgevcError, InputError
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
+from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.onnx_export import export_all, torch_reference
 from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, Bundle, sha256_file
 from edgevc.runtime.speaker import load_speaker
@@ -137,6 +138,13 @@ def _exceeds(role, value):
     return value < limit if metric == "cosine" else value > limit
 
 
+def _judge(role, ref_outs, new_outs):
+    """A check entry in the metric of LIMITS, and whether it is past the limit."""
+    value = _compare(role, ref_outs, new_outs)
+    metric, limit = LIMITS[role]
+    return {"metric": metric, "value": round(value, 5), "limit": limit}, _exceeds(role, value)
+
+
 def _read_calibration_audio(folder: Path | None):
     if folder is None:
         return []
@@ -148,10 +156,20 @@ def _read_calibration_audio(folder: Path | None):
 
 def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Path | None = None,
                  calibration: str | Path | None = None, force: bool = True,
-                 progress: bool = True) -> dict:
-    """Build a bundle at `out`; returns its manifest."""
+                 progress: bool = True, fmt: str = "onnx",
+                 tflite_env: str | Path | None = None, judge: int = 0) -> dict:
+    """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
+    variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
+    speaks that many fixed sentences with the quantized and the fp32 chain and compares
+    them through WER/SECS/DNSMOS (export/judged_check.py); past a limit the export fails."""
     if quantize not in ("int8", "fp16", "none"):
         raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
+    from edgevc.export import tflite_export
+    if fmt not in tflite_export.FORMATS:
+        raise InputError(f"--format {fmt}: must be one of {', '.join(tflite_export.FORMATS)}")
+    tflite_precisions = tflite_export.wanted_precisions(fmt, quantize)
+    if tflite_precisions:
+        tflite_export.require_interpreter()
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     if out.exists() and not out.is_dir():
@@ -159,7 +177,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
     # disable=None: a bar on a terminal, none when stderr is a pipe or a log file
-    stages = tqdm(total=7, desc="export", unit="stage", disable=None if progress else True)
+    stages = tqdm(total=7 + bool(judge), desc="export", unit="stage",
+                  disable=None if progress else True)
 
     def stage(name):
         stages.set_postfix_str(name)
@@ -169,14 +188,17 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     models, ckpt_info = {}, {}
     for name in MODELS:
         models[name], ckpt_info[name] = load_model(ckpt_dir, name)
+    g2p = load_g2p(ckpt_dir)  # optional: without one the runtime reads unknown words by rules
+    if g2p:
+        ckpt_info["g2p"] = g2p[1]
     default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
     cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
     stages.update()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    fp32_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.fp32.", dir=out.parent))
     try:
         stage("export ONNX")
-        fp32_dir = tmp / "_fp32"
         graphs = export_all(models, fp32_dir)
         stages.update()
 
@@ -232,7 +254,17 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                 quant[role] = entry
             g["precision"] = precision
             g["bytes_fp32"] = src.stat().st_size
-        shutil.rmtree(fp32_dir)
+
+        tflite_checks = {}
+        if tflite_precisions:
+            stage(f"TFLite ({', '.join(tflite_precisions)})")
+            reference = {r: [sessions[r](f) for f in feeds[r]] for r in graphs}
+            tflite_checks = tflite_export.build_tflite(
+                fp32_dir, tmp, graphs, feeds, reference, tflite_precisions, _judge, tflite_env)
+        if g2p:
+            graphs["g2p"], check, export_check["g2p"] = export_g2p(g2p[0], tmp, quantize)
+            if check:
+                quant["g2p"] = check
         stages.update()
 
         stage("lexicon and default speaker")
@@ -255,7 +287,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
             "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in graphs.items()},
             "lexicon": "lexicon.txt.gz",
             "default_speaker": "default_speaker.npy",
-            "quantization": {"mode": quantize, "checks": quant, "export_checks": export_check},
+            "quantization": {"mode": quantize, "checks": quant, "export_checks": export_check,
+                             **({"tflite_checks": tflite_checks} if tflite_checks else {})},
             "checkpoints": ckpt_info,
             "training_data": TRAINING_DATA,
             "files": {n: {"sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
@@ -271,7 +304,23 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         audio = synth.synthesize("This bundle works.")
         if not np.isfinite(audio).all() or np.abs(audio).max() < 1e-3:
             raise EdgevcError("export check failed: the new bundle speaks silence or NaN")
+        if tflite_precisions:
+            import dataclasses
+            tfl = Synthesizer(Bundle.load(tmp), dataclasses.replace(
+                load_profile("generic-x86"), backends=("tflite",), threads=1))
+            tfl_audio = tfl.synthesize("This bundle works.")
+            not_tflite = [r for r, s in tfl.sessions.items() if s.provider != "tflite"]
+            if not_tflite or not np.isfinite(tfl_audio).all() or np.abs(tfl_audio).max() < 1e-3:
+                raise EdgevcError(f"export check failed: the TFLite graphs do not speak "
+                                  f"(not on tflite: {not_tflite or 'none'})")
         stages.update()
+
+        if judge and quantize != "none":
+            from edgevc.export.judged_check import judge_against_fp32
+            stage(f"judge against fp32 ({judge} sentences)")
+            manifest["quantization"]["end_to_end"] = judge_against_fp32(tmp, fp32_dir, judge)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            stages.update()
 
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         if out.exists():
@@ -287,5 +336,6 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
+        shutil.rmtree(fp32_dir, ignore_errors=True)
         stages.close()
     return manifest

@@ -192,9 +192,14 @@ def main():
                     help="comma-separated speed factors, e.g. 0.9,1.1: extra resampled voices")
     ap.add_argument("--include-heldout", action="store_true",
                     help="keep what export/heldout.txt holds out (never for shipped models)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads for the teacher (0: torch default; 1 on a shared CPU)")
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.threads:
+        import torch
+        torch.set_num_threads(a.threads)
     augment = tuple(float(f) for f in a.augment.split(",") if f.strip())
     build_cache(a.corpus, a.untranscribed, a.out, with_teacher=not a.no_teacher,
                 many_voices=a.many_voices, augment=augment,

@@ -3,8 +3,9 @@
     python -m edgevc.export.release --encoder-run runs/encoder --acoustic-run runs/acoustic \
         --vocoder-run runs/vocoder --cache cache.npz --default-speaker kathleen -o export/checkpoints
 
-Writes speaker_encoder.pt, acoustic.pt, vocoder.pt (weights and config, no optimizer state)
-and default_speaker.npy: the mean conditioning embedding of the named speaker.
+Writes speaker_encoder.pt, acoustic.pt, vocoder.pt, g2p.pt (weights and config, no optimizer state)
+and default_speaker.npy: the mean conditioning embedding of the named speaker. Each run is
+optional, so one improved model can be released without touching the others.
 """
 
 import argparse
@@ -15,7 +16,6 @@ import torch
 
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER
 from edgevc.export.prepare import FeatureCache
-
 
 
 def release_run(run: Path, key: str, dst: Path) -> None:
@@ -39,20 +39,31 @@ def default_speaker(cache: FeatureCache, speaker: str) -> np.ndarray:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoder-run", required=True)
-    ap.add_argument("--acoustic-run", required=True)
-    ap.add_argument("--vocoder-run", required=True)
-    ap.add_argument("--cache", required=True)
-    ap.add_argument("--default-speaker", required=True)
+    ap.add_argument("--encoder-run")
+    ap.add_argument("--acoustic-run")
+    ap.add_argument("--vocoder-run")
+    ap.add_argument("--g2p-run", help="run of edgevc.export.train_g2p")
+    ap.add_argument("--cache", help="feature cache (with --default-speaker)")
+    ap.add_argument("--default-speaker", help="speaker whose mean embedding becomes the default voice")
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args()
+    runs = {"speaker_encoder": a.encoder_run, "acoustic": a.acoustic_run, "vocoder": a.vocoder_run,
+            "g2p": a.g2p_run}
+    if not any(runs.values()) and not a.default_speaker:
+        ap.error("nothing to release: give at least one --*-run or --default-speaker")
+    if bool(a.cache) != bool(a.default_speaker):
+        ap.error("--default-speaker and --cache go together")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    release_run(Path(a.encoder_run), "speaker_encoder", out / "speaker_encoder.pt")
-    release_run(Path(a.acoustic_run), "acoustic", out / "acoustic.pt")
-    release_run(Path(a.vocoder_run), "vocoder", out / "vocoder.pt")
-    with open(out / DEFAULT_SPEAKER, "wb") as f:
-        np.save(f, default_speaker(FeatureCache(a.cache), a.default_speaker), allow_pickle=False)
+    for key, run in runs.items():
+        if run:
+            release_run(Path(run), key, out / f"{key}.pt")
+    if a.default_speaker:
+        v = default_speaker(FeatureCache(a.cache), a.default_speaker)
+        tmp = out / (DEFAULT_SPEAKER + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, v, allow_pickle=False)
+        tmp.replace(out / DEFAULT_SPEAKER)
 
 
 if __name__ == "__main__":

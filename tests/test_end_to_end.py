@@ -81,7 +81,7 @@ def test_train_export_enroll_speak(tmp_path):
     assert torch.load(ckpt / "acoustic.pt", weights_only=True)["step"] == 40
 
     bundle = tmp_path / "bundle"
-    res = run_cli("export", "--quantize", "int8", "--checkpoints", ckpt, "-o", bundle)
+    res = run_cli("export", "--quantize", "int8", "--checkpoints", ckpt, "--judge", "0", "-o", bundle)
     assert res.returncode == 0, res.stderr.decode()[-3000:]
     assert (bundle / "manifest.json").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")], "temp left behind"

@@ -49,7 +49,7 @@ def test_a_checkpoint_holding_arbitrary_objects_is_not_unpickled(tmp_path):
 
 def test_export_cli_with_bad_checkpoints_is_one_line(tmp_path):
     out = tmp_path / "bundle"
-    res = run_cli("export", "--checkpoints", tmp_path, "-o", out)
+    res = run_cli("export", "--checkpoints", tmp_path, "--judge", "0", "-o", out)
     err = res.stderr.decode()
     assert res.returncode == 2, err
     assert len(err.strip().splitlines()) == 1 and "not found" in err

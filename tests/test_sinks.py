@@ -5,7 +5,8 @@ import wave
 import numpy as np
 import pytest
 
-from edgevc.audio.io import load_audio
+from edgevc.audio import sinks
+from edgevc.audio.io import float_to_pcm16, load_audio
 from edgevc.audio.sinks import PyAudioSink, RawSink, WavSink, open_sink
 from edgevc.errors import EdgevcError
 
@@ -86,21 +87,59 @@ def test_pyaudio_missing_gives_install_hint(monkeypatch):
         open_sink(None, 16000)
 
 
-class _FakeStream:
-    def __init__(self, host_frames):
-        self.host_frames = host_frames
-        self.queued = 0
+class _FakeClock:
+    """Stands in for the sink's `time` module: sleeping advances the clock."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, s):
+        self.sleeps.append(s)
+        self.now += s
+
+
+class _FakeDevice:
+    """A PortAudio output stream in blocking mode over a device that plays `rate` frames
+    per second of the fake clock (or everything at once when `instant`)."""
+
+    def __init__(self, clock, host_frames=512, rate=16000, instant=False):
+        self.clock, self.host_frames, self.rate, self.instant = clock, host_frames, rate, instant
+        self.queued = 0.0
+        self.last = 0.0
         self.written = b""
+        self.starved = 0  # times the device really ran dry while playing
+        self.queued_at_stop = None
         self.stopped = self.closed = False
 
+    def _play(self):
+        if self.written:
+            due = (self.clock.now - self.last) * self.rate
+            if self.instant or due > self.queued:
+                if self.queued and due > self.queued:
+                    self.starved += 1
+                self.queued = 0.0
+            else:
+                self.queued -= due
+        self.last = self.clock.now
+
     def get_write_available(self):
-        return self.host_frames - self.queued
+        self._play()
+        return self.host_frames - int(round(self.queued))
 
     def write(self, data, num_frames):
+        # A real blocking write would wait here; the sink must never ask for more than fits.
+        assert num_frames <= self.get_write_available(), "write would block"
+        assert len(data) == 2 * num_frames
         self.written += data
-        self.queued = min(self.host_frames, num_frames)
+        self.queued += num_frames
+        self._play()
 
     def stop_stream(self):
+        self.queued_at_stop = self.host_frames - self.get_write_available()
         self.stopped = True
 
     def close(self):
@@ -127,33 +166,82 @@ class _FakePyAudioModule:
         self.PyAudio = PyAudio
 
 
-def test_pyaudio_sink_counts_underruns_and_drains(monkeypatch):
-    stream = _FakeStream(host_frames=2048)
+@pytest.fixture
+def fake_clock(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(sinks, "time", clock)
+    return clock
+
+
+def _fake_sink(monkeypatch, stream, **kw):
     fake = _FakePyAudioModule(stream)
     monkeypatch.setitem(sys.modules, "pyaudio", fake)
-    s = PyAudioSink(16000, frames_per_buffer=512, device_index=3)
+    return PyAudioSink(16000, **kw), fake
+
+
+def test_pyaudio_sink_paces_writes_and_plays_out_before_stopping(monkeypatch, fake_clock):
+    dev = _FakeDevice(fake_clock, host_frames=512)
+    s, fake = _fake_sink(monkeypatch, dev, frames_per_buffer=256, device_index=3)
     assert fake.open_kwargs["output_device_index"] == 3
-    assert fake.open_kwargs["frames_per_buffer"] == 512
-    s.write(np.zeros(512, np.float32))  # first write: never an underrun
-    s.write(np.zeros(512, np.float32))  # buffer still has data queued
+    assert fake.open_kwargs["frames_per_buffer"] == 256
+    x = (0.5 * np.sin(np.arange(3000) / 7)).astype(np.float32)
+    s.write(x[:1000])  # more than the host buffer holds: must wait, in short sleeps
+    s.write(x[1000:])
+    assert fake_clock.sleeps and max(fake_clock.sleeps) <= PyAudioSink._MAX_SLEEP_S
+    s.close()
+    # All audio, then one period of silence; stopped only once the audio had played
+    # (PortAudio's ALSA backend drops whatever is still queued at stop).
+    pcm = np.frombuffer(dev.written, "<i2")
+    assert np.array_equal(pcm[:3000], np.frombuffer(float_to_pcm16(x), "<i2"))
+    assert len(pcm) == 3000 + 256 and not pcm[3000:].any()
+    assert dev.stopped and dev.queued_at_stop <= 256
+    assert dev.closed and fake.terminated
+    assert s.underruns == dev.starved == 0
+
+
+def test_pyaudio_sink_counts_real_underruns_only(monkeypatch, fake_clock):
+    dev = _FakeDevice(fake_clock, host_frames=512)
+    s, _ = _fake_sink(monkeypatch, dev, frames_per_buffer=256)
+    block = np.zeros(256, np.float32)
+    s.write(block)
+    s.write(block)
     assert s.underruns == 0
-    stream.queued = 0  # the device played everything: starved
-    s.write(np.zeros(512, np.float32))
+    fake_clock.now += 0.5  # synthesis stalls for longer than the device buffer
+    s.write(block)
+    assert s.underruns == dev.starved == 1
+    s.write(block)
+    s.close()
     assert s.underruns == 1
-    with s:
-        pass
-    assert stream.stopped and stream.closed and fake.terminated
-    assert len(stream.written) == 3 * 512 * 2
+
+    # A device that takes audio faster than real time (ALSA null or file PCM) always has
+    # the whole buffer free; that is not starvation.
+    instant = _FakeDevice(fake_clock, host_frames=512, instant=True)
+    s2, _ = _fake_sink(monkeypatch, instant, frames_per_buffer=256)
+    for _ in range(10):
+        s2.write(block)
+    assert s2.underruns == 0
+    s2.close()
 
 
-def test_pyaudio_sink_abort_does_not_drain(monkeypatch):
-    stream = _FakeStream(host_frames=2048)
-    fake = _FakePyAudioModule(stream)
-    monkeypatch.setitem(sys.modules, "pyaudio", fake)
-    s = PyAudioSink(16000)
-    s.write(np.zeros(10, np.float32))
+def test_pyaudio_sink_underruns_are_logged(monkeypatch, fake_clock, caplog):
+    s, _ = _fake_sink(monkeypatch, _FakeDevice(fake_clock, host_frames=512), frames_per_buffer=256)
+    s.write(np.zeros(256, np.float32))
+    fake_clock.now += 1.0
+    s.write(np.zeros(256, np.float32))
+    with caplog.at_level("WARNING", logger="edgevc.audio.sinks"):
+        s.close()
+    assert "audio output underran 1 time(s)" in caplog.text
+
+
+def test_pyaudio_sink_abort_does_not_drain(monkeypatch, fake_clock):
+    dev = _FakeDevice(fake_clock, host_frames=2048)
+    s, fake = _fake_sink(monkeypatch, dev)
+    s.write(np.zeros(1000, np.float32))
+    n_sleeps = len(fake_clock.sleeps)
     s.close(ok=False)
-    assert not stream.stopped and stream.closed and fake.terminated
+    assert not dev.stopped and dev.closed and fake.terminated
+    assert len(fake_clock.sleeps) == n_sleeps  # no waiting for the queue to play
+    assert len(dev.written) == 2000  # no silence padded
 
 
 def test_open_sink_kinds(tmp_path):
@@ -162,3 +250,14 @@ def test_open_sink_kinds(tmp_path):
     s.close(ok=False)
     r = open_sink("-", 16000)
     assert isinstance(r, RawSink) and r.stream is sys.stdout.buffer
+
+
+def test_portaudio_noise_kept_off_stderr_but_python_errors_still_show(capfd):
+    import os
+
+    from edgevc.audio.portaudio import quiet_native_stderr
+
+    with quiet_native_stderr():
+        os.write(2, b"ALSA lib pcm.c: Unknown PCM cards.pcm.rear\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

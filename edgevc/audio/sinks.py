@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -162,12 +163,26 @@ class RawSink(Sink):
 class PyAudioSink(Sink):
     """Blocking-mode PyAudio output stream, int16 mono.
 
-    Underrun counting: just after the stream opens (nothing queued) we note how many frames
-    `get_write_available()` reports; that is the whole host buffer. Before each later write,
-    if the stream again reports the whole buffer writable, the device played out everything
-    we gave it and was starved: one underrun. This is a lower bound (a starve and refill
-    between two checks is not seen) but needs no callback thread and works on every host API.
+    Pacing: a write hands PortAudio only as many frames as the host buffer has room for
+    and otherwise sleeps a few milliseconds. The calling thread is therefore never stuck
+    inside Pa_WriteStream for a whole period (64-128 ms at the profiles' sizes), where
+    Python cannot run its Ctrl-C / SIGTERM handlers; an abort starts within ~_MAX_SLEEP_S.
+
+    Ending: PortAudio's ALSA host API (v19.6) drops, not drains, queued audio in
+    Pa_StopStream, and starts a stream only once a whole period is queued. A clean close
+    therefore appends one period of silence and waits until the real audio has left the
+    host buffer before stopping. An abort closes at once: Pa_CloseStream discards what is
+    queued, so the sound stops.
+
+    Underruns: before each write, if the host buffer is entirely free although the device
+    has had time to play everything we queued, it ran dry: one underrun. The time check
+    keeps devices that take audio faster than real time (ALSA null or file PCMs) from
+    counting every write. It is a lower bound (a starve and refill between two writes is
+    seen once). In `speak -` a pause between input lines also counts: the device did run dry.
     """
+
+    _MAX_SLEEP_S = 0.02  # longest sleep while waiting for room: bounds the stop latency
+    _DRAIN_SLACK_S = 0.5  # extra time allowed for the device to play out at close
 
     def __init__(self, sample_rate: int = 16000, frames_per_buffer: int = DEFAULT_BLOCK,
                  device_index: int | None = None):
@@ -180,7 +195,10 @@ class PyAudioSink(Sink):
         self.device_index = device_index
         self.underruns = 0
         self._started = False
-        self._pa = pyaudio.PyAudio()
+        self._empty_at = 0.0  # monotonic time by which the device will have played all we queued
+        from edgevc.audio.portaudio import start_portaudio
+
+        self._pa = start_portaudio()
         try:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=self.sample_rate,
                                          output=True, frames_per_buffer=self.block_size,
@@ -190,34 +208,72 @@ class PyAudioSink(Sink):
             where = "default output" if device_index is None else f"output device {device_index}"
             raise EdgevcError(f"cannot open {where} at {self.sample_rate} Hz: {e}") from e
         try:
-            self._host_frames = int(self._stream.get_write_available())
+            self._host_frames = int(self._stream.get_write_available())  # nothing queued yet
         except Exception:
-            self._host_frames = 0  # unknown: underruns are not counted
+            self._host_frames = 0  # unknown: no pacing, no underrun counting
+        log.debug("audio output open: %d Hz, %d frames per buffer, host buffer %d frames",
+                  self.sample_rate, self.block_size, self._host_frames)
 
     def write(self, samples: np.ndarray) -> None:
         if self._closed:
             raise EdgevcError("write to closed audio output")
-        if self._started and self._host_frames > 0:
-            try:
-                if self._stream.get_write_available() >= self._host_frames:
-                    self.underruns += 1
-            except Exception:
-                pass
         data = float_to_pcm16(samples)
-        self._stream.write(data, len(data) // 2)
+        total = len(data) // 2
+        try:
+            if self._host_frames <= 0:
+                self._stream.write(data, total)
+            else:
+                if self._started and self._stream.get_write_available() >= self._host_frames \
+                        and time.monotonic() >= self._empty_at:
+                    self.underruns += 1
+                self._write_paced(data, total)
+        except OSError as e:  # PortAudio: device gone, host error
+            raise EdgevcError(f"audio output failed: {e}") from e
         self._started = True
+
+    def _write_paced(self, data: bytes, total: int) -> None:
+        # Write in pieces of at least a quarter period (unless less is left), so the
+        # wake-ups stay few while no single write blocks for long.
+        min_piece = max(1, min(self.block_size // 4, self._host_frames))
+        pos = 0
+        while pos < total:
+            want = min(total - pos, min_piece)
+            avail = self._stream.get_write_available()
+            if avail < want:
+                time.sleep(min(self._MAX_SLEEP_S, max(0.002, (want - avail) / self.sample_rate)))
+                continue
+            n = min(total - pos, avail)
+            self._stream.write(data[2 * pos:2 * (pos + n)], n)
+            pos += n
+            queued = self._host_frames - avail + n
+            self._empty_at = time.monotonic() + queued / self.sample_rate
+
+    def _play_out(self) -> None:
+        """Pad one period of silence and wait until everything before it has played."""
+        pad = self.block_size
+        self._write_paced(bytes(2 * pad), pad)
+        deadline = time.monotonic() + self._host_frames / self.sample_rate + self._DRAIN_SLACK_S
+        while self._host_frames - self._stream.get_write_available() > pad:
+            if time.monotonic() > deadline:
+                log.debug("audio output did not play out in time; stopping anyway")
+                return
+            time.sleep(0.005)
 
     def _finish(self, ok: bool) -> None:
         try:
-            if ok:
-                # Pa_StopStream returns once the queued buffers have been played.
-                self._stream.stop_stream()
-            # Closing an active stream discards what is queued, as Pa_AbortStream does.
-            self._stream.close()
+            try:
+                if ok:
+                    if self._started and self._host_frames > 0:
+                        self._play_out()
+                    self._stream.stop_stream()
+            finally:
+                # Closing an active stream discards what is queued, as Pa_AbortStream does.
+                self._stream.close()
         finally:
             self._pa.terminate()
         if self.underruns:
-            log.info("audio output underran %d time(s)", self.underruns)
+            log.warning("audio output underran %d time(s): synthesis fell behind playback",
+                        self.underruns)
 
 
 def open_sink(out: str | None, sample_rate: int = 16000, frames_per_buffer: int = DEFAULT_BLOCK,

@@ -6,9 +6,10 @@ the provider it settled on. A session whose first run fails on an accelerator is
 on the CPU and re-run once; after that, errors are real errors.
 
 Every session class offers the same surface: run(feeds) -> list of arrays, plus
-.provider, .input_names and .output_names. A TFLite session (backend "tflite") will be
-one more class with that surface, returned from _try_backend(); until then "tflite" is
-skipped.
+.provider, .input_names and .output_names. Backend "tflite" runs the bundle's .tflite
+variant of a graph on the LiteRT interpreter (tflite_backend.py) at its place in the
+profile's order; without such a file or an interpreter, it is skipped with one warning
+per cause, and a TFLite session whose first run fails is rebuilt on the ONNX CPU path.
 """
 
 from __future__ import annotations
@@ -130,9 +131,7 @@ def provider_chain(backends: Sequence[str]) -> list[str]:
     chain: list[str] = []
     for b in backends:
         if b == "tflite":
-            # TFLite sessions are not wired in yet; the next backend takes over.
-            log.debug("backend tflite skipped: not supported by this runtime yet")
-            continue
+            continue  # not an onnxruntime provider: create_session() places it
         if b not in BACKEND_PROVIDERS:
             raise InputError(f"unknown backend '{b}'; known: {', '.join([*BACKEND_PROVIDERS, 'tflite'])}")
         p = BACKEND_PROVIDERS[b]
@@ -147,17 +146,66 @@ def provider_chain(backends: Sequence[str]) -> list[str]:
     return chain
 
 
+_warned_tflite: set[str] = set()  # causes already warned about: one warning each
+
+
+def _skip_tflite(name: str, cause: str, key: str, nxt: str) -> None:
+    level = logging.DEBUG if key in _warned_tflite else logging.WARNING
+    _warned_tflite.add(key)
+    log.log(level, "%s: backend tflite skipped (%s); trying %s", name, cause, nxt)
+
+
+def _tflite_session(model_path: ModelSource, tflite, threads: int, nxt: str):
+    """A TFLiteSession for `tflite` (a bundle.TFLiteModel), or None with why logged."""
+    name = _model_name(model_path)
+    if tflite is None:
+        # Not a failure: a bundle without TFLite (the shipped one) simply runs ONNX. Say it
+        # at info level so a Pi profile does not warn on every run.
+        if "no-file" not in _warned_tflite:
+            _warned_tflite.add("no-file")
+            log.info("%s: the bundle has no .tflite variant (`edgevc export --format tflite` "
+                     "adds one); running %s", name, nxt)
+        return None
+    from edgevc.runtime import tflite_backend
+
+    try:
+        tflite_backend.load_interpreter_class()
+    except ImportError as e:
+        _skip_tflite(name, str(e), "no-interpreter", nxt)
+        return None
+    try:
+        sess = tflite_backend.TFLiteSession(
+            tflite.path, threads, tflite.input_names or None, tflite.output_names or None,
+            fallback=lambda: Session(model_path, [CPU], threads))
+    except Exception as e:
+        log.warning("%s: tflite unusable (%s); trying %s", tflite.path, _cause(e), nxt)
+        return None
+    log.info("%s: running on tflite (%s, XNNPACK) with %d thread(s)", tflite.path,
+             tflite.precision, threads)
+    return sess
+
+
 def create_session(model_path: ModelSource, backends: Sequence[str], threads: int,
-                   *, fp16: bool = False) -> Session:
+                   *, fp16: bool = False, tflite=None) -> InferenceSession:
     """Create a session for `model_path` on the first backend that loads; CPU last.
 
-    `fp16` lets TensorRT build fp16 engines (profiles with precision "fp16").
+    `fp16` lets TensorRT build fp16 engines (profiles with precision "fp16"). `tflite`
+    (a bundle.TFLiteModel, from ModelEntry.tflite_model()) is what backend "tflite" runs.
     """
     if not isinstance(model_path, bytes) and not Path(model_path).is_file():
         raise InputError(f"model file {model_path}: not found")
     chain = provider_chain(backends)
     name = _model_name(model_path)
+    # TFLite's place in the chain: after the accelerators the profile lists before it.
+    k = None
+    if "tflite" in backends:
+        before = {BACKEND_PROVIDERS.get(b) for b in backends[:list(backends).index("tflite")]}
+        k = sum(1 for p in chain if p != CPU and p in before)
     for i, provider in enumerate(chain):
+        if i == k:
+            sess = _tflite_session(model_path, tflite, threads, provider)
+            if sess is not None:
+                return sess
         try:
             sess = Session(model_path, chain[i:], threads, fp16)
         except Exception as e:

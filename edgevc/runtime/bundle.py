@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import NamedTuple
 
 from edgevc.audio.params import MelParams
 from edgevc.errors import InputError
@@ -31,12 +32,35 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# Which TFLite variant a profile's precision prefers, best first.
+TFLITE_PREFERENCE = {"int8": ("int8", "fp16", "fp32"), "fp16": ("fp16", "fp32", "int8"),
+                     "fp32": ("fp32", "fp16", "int8")}
+
+
+class TFLiteModel(NamedTuple):
+    path: Path
+    precision: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     role: str
     path: Path
     precision: str
     receptive_radius: int
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    tflite: tuple[tuple[str, Path], ...] = ()  # (precision, path): TFLite variants, if any
+
+    def tflite_model(self, precision: str = "int8") -> TFLiteModel | None:
+        """The TFLite variant that suits a profile's `precision`, or None."""
+        have = dict(self.tflite)
+        for p in TFLITE_PREFERENCE.get(precision, TFLITE_PREFERENCE["int8"]):
+            if p in have:
+                return TFLiteModel(have[p], p, self.inputs, self.outputs)
+        return None
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,7 @@ class Bundle:
     phonemes: tuple[str, ...]
     lexicon_path: Path
     default_speaker_path: Path
+    g2p: ModelEntry | None = None   # optional: words outside the lexicon (else rule-based)
 
     @classmethod
     def load(cls, root: str | Path | None = None, verify: bool = True) -> "Bundle":
@@ -101,8 +126,14 @@ class Bundle:
             if role not in m["models"]:
                 raise InputError(f"{where}: no {role} model in {MANIFEST}")
             e = m["models"][role]
+            tflite = tuple((v["precision"], listed(v["file"])) for v in e.get("variants", ())
+                           if v.get("format") == "tflite")
             models[role] = ModelEntry(role, listed(e["file"]), e["precision"],
-                                      int(e.get("receptive_radius", 0)))
+                                      int(e.get("receptive_radius", 0)),
+                                      tuple(e.get("inputs", ())), tuple(e.get("outputs", ())),
+                                      tflite)
+        g = m["models"].get("g2p")
+        g2p = ModelEntry("g2p", listed(g["file"]), g["precision"], 0) if g else None
         sf = m["speaker_features"]
         return cls(
             root=root, manifest=m, models=models,
@@ -111,6 +142,7 @@ class Bundle:
             window_frames=int(sf["window_frames"]), window_hop=int(sf["window_hop"]),
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
+            g2p=g2p,
         )
 
     @property
@@ -127,7 +159,9 @@ class Bundle:
             "embedding_dim": self.embedding_dim,
             "phonemes": len(self.phonemes),
             "models": {r: {"file": e.path.name, "precision": e.precision,
-                           "bytes": e.path.stat().st_size} for r, e in self.models.items()},
+                           "bytes": e.path.stat().st_size,
+                           **({"tflite": {p: f.name for p, f in e.tflite}} if e.tflite else {})}
+                       for r, e in [*self.models.items(), ("g2p", self.g2p)] if e is not None},
             "total_bytes": sum((self.root / f).stat().st_size for f in m["files"]),
             "quantization": m.get("quantization", {}),
             "training_data": m.get("training_data", []),

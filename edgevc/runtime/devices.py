@@ -23,8 +23,10 @@ def audio_outputs() -> tuple[list[dict], str | None]:
         import pyaudio
     except ImportError:
         return [], PYAUDIO_MISSING
+    from edgevc.audio.portaudio import start_portaudio
+
     try:
-        pa = pyaudio.PyAudio()
+        pa = start_portaudio()
     except Exception as e:
         return [], f"PortAudio failed to start: {e}"
     try:
@@ -99,6 +101,17 @@ def tiny_model() -> bytes:
              + _field(11, _float_tensor_info("X")) + _field(12, _float_tensor_info("Y")))
     opset = _field(1, "") + _field(2, 13)
     return _field(1, 8) + _field(2, "edgevc") + _field(7, graph) + _field(8, opset)
+
+
+def tflite_interpreter() -> dict:
+    """{ok, name, error}: whether the TFLite backend has an interpreter here."""
+    from edgevc.runtime import tflite_backend
+
+    try:
+        cls = tflite_backend.load_interpreter_class()
+    except ImportError as e:
+        return {"name": "tflite", "ok": False, "error": str(e)}
+    return {"name": "tflite", "ok": True, "error": None, "interpreter": cls.__module__}
 
 
 def usable_providers() -> list[dict]:

@@ -21,7 +21,8 @@ class Enroller:
     def __init__(self, bundle: Bundle, profile: DeviceProfile):
         self.bundle = bundle
         entry = bundle.models["speaker_encoder"]
-        self.session = create_session(str(entry.path), profile.backends, profile.threads)
+        self.session = create_session(str(entry.path), profile.backends, profile.threads,
+                                      tflite=entry.tflite_model(profile.precision))
 
     def windows(self, wav: np.ndarray) -> np.ndarray:
         """1.6 s log-mel windows hopped by 0.8 s; a shorter clip is one window."""

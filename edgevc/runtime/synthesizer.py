@@ -16,7 +16,7 @@ from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.profiles import DeviceProfile, detect_profile
 from edgevc.runtime.speaker import load_speaker
-from edgevc.text import Lexicon, Sentence, TextFrontEnd
+from edgevc.text import G2P, Lexicon, Sentence, TextFrontEnd
 
 log = logging.getLogger(__name__)
 MAX_SENTENCE_FRAMES = 62 * 60  # one minute: a guard against runaway durations
@@ -36,10 +36,12 @@ class Synthesizer:
         self.profile = profile or detect_profile()
         p = self.profile
         fp16 = p.precision == "fp16"
-        self.sessions = {role: create_session(str(e.path), p.backends, p.threads, fp16=fp16)
+        self.sessions = {role: create_session(str(e.path), p.backends, p.threads, fp16=fp16,
+                                              tflite=e.tflite_model(p.precision))
                          for role, e in self.bundle.models.items()
                          if role != "speaker_encoder"}
-        self.front = TextFrontEnd(Lexicon.load(self.bundle.lexicon_path))
+        self.front = TextFrontEnd(Lexicon.load(self.bundle.lexicon_path),
+                                  G2P.from_bundle(self.bundle))
         self.symbol_ids = {s: i for i, s in enumerate(self.bundle.phonemes)}
         self.default_speaker = load_speaker(self.bundle.default_speaker_path,
                                             self.bundle.embedding_dim)

@@ -1,8 +1,13 @@
-"""Words and punctuation of a normalized sentence -> phoneme symbols -> ids."""
+"""Words and punctuation of a normalized sentence -> phoneme symbols -> ids.
+
+A word's phonemes come from the lexicon, else from the bundle's G2P model when it has one,
+else from the rule-based letter-to-sound (`lts`).
+"""
 
 import re
 from dataclasses import dataclass
 
+from edgevc.text.g2p import G2P
 from edgevc.text.lexicon import Lexicon
 from edgevc.text.lts import letters_to_sounds
 from edgevc.text.normalize import normalize
@@ -25,7 +30,7 @@ class Sentence:
         return to_ids(list(self.symbols))
 
 
-def word_phonemes(word: str, lexicon: Lexicon) -> tuple[str, ...]:
+def word_phonemes(word: str, lexicon: Lexicon, g2p: G2P | None = None) -> tuple[str, ...]:
     pron = lexicon.lookup(word)
     if pron is not None:
         return pron
@@ -33,10 +38,13 @@ def word_phonemes(word: str, lexicon: Lexicon) -> tuple[str, ...]:
         base = lexicon.lookup(word[:-2])
         return base + (("IH0", "Z") if base[-1] in ("S", "Z", "SH", "ZH", "CH", "JH") else
                        ("S",) if base[-1] in ("P", "T", "K", "F", "TH") else ("Z",))
+    pron = g2p(word) if g2p is not None else None
+    if pron:
+        return pron
     return tuple(letters_to_sounds(word.replace("'", "")))
 
 
-def phonemize(sentence: str, lexicon: Lexicon) -> tuple[str, ...]:
+def phonemize(sentence: str, lexicon: Lexicon, g2p: G2P | None = None) -> tuple[str, ...]:
     """Phoneme symbols for one normalized sentence, wrapped in BOS ... EOS.
 
     Punctuation becomes a pause token (never two in a row); a sentence always ends with
@@ -48,7 +56,7 @@ def phonemize(sentence: str, lexicon: Lexicon) -> tuple[str, ...]:
             if len(out) > 1 and out[-1] not in _PUNCT.values():
                 out.append(_PUNCT[tok])
         else:
-            out.extend(word_phonemes(tok, lexicon))
+            out.extend(word_phonemes(tok, lexicon, g2p))
     if len(out) == 1:
         return ()
     if out[-1] not in (".", "?"):
@@ -62,13 +70,14 @@ def phonemize(sentence: str, lexicon: Lexicon) -> tuple[str, ...]:
 class TextFrontEnd:
     """text -> normalized sentences -> phoneme symbols. Deterministic."""
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, g2p: G2P | None = None):
         self.lexicon = lexicon
+        self.g2p = g2p
 
     def sentences(self, text: str) -> list[Sentence]:
         result = []
         for sent in split_sentences(normalize(text)):
-            symbols = phonemize(sent, self.lexicon)
+            symbols = phonemize(sent, self.lexicon, self.g2p)
             if symbols:
                 result.append(Sentence(sent, symbols))
         return result
