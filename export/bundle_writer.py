@@ -268,6 +268,13 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         stages.update()
 
         stage("lexicon and default speaker")
+        if g2p:  # words the G2P graph already says right need no lexicon entry
+            from edgevc.export.g2p_export import prune_lexicon
+            n_all = len(lexicon)
+            lexicon, dropped = prune_lexicon(lexicon, tmp / graphs["g2p"]["file"], graphs["g2p"])
+            export_check["lexicon"] = {"entries": len(lexicon), "dropped_as_g2p_reproduces_them": dropped,
+                                       "cmudict_entries": n_all}
+            log.info("lexicon: %d of %d entries kept; the G2P reproduces the rest", len(lexicon), n_all)
         lexicon.save(tmp / "lexicon.txt.gz")
         with open(tmp / "default_speaker.npy", "wb") as f:
             np.save(f, default_spk, allow_pickle=False)

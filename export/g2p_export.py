@@ -144,3 +144,26 @@ def export_g2p(model: G2PModel, out: Path, quantize: str,
                  "letters": LETTERS, "symbols": OUTPUTS, "blank": 0,
                  "upsample": model.upsample, "max_letters": model.max_letters}
     return entry, check, {"max_abs_error_vs_pytorch": err}
+
+
+def prune_lexicon(lexicon, g2p_file: Path, entry: dict):
+    """The lexicon without the words the bundle's own G2P graph pronounces exactly as the
+    lexicon does: the runtime asks the lexicon first and the G2P next, so every such word
+    is spoken the same and the bundle is smaller. Words ending in 's stay (for them the
+    front end's possessive rule would answer before the G2P). Returns (lexicon, dropped)."""
+    from tqdm import tqdm
+
+    from edgevc.text import Lexicon
+    from edgevc.text.g2p import G2P
+
+    g2p = G2P.load(g2p_file, entry)
+    kept, dropped = {}, 0
+    words = sorted(lexicon._entries) if isinstance(lexicon._entries, dict) else lexicon._entries.words()
+    for word in tqdm(words, desc="lexicon vs g2p", unit="word", disable=None, leave=False):
+        pron = lexicon.lookup(word)
+        if not word.endswith("'s") and g2p(word) == pron:
+            dropped += 1
+        else:
+            kept[word] = pron
+        g2p._cache.clear()  # every word once: the cache would only grow
+    return Lexicon(kept), dropped

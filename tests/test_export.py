@@ -90,3 +90,31 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     assert Bundle.load(out).models["vocoder"].precision == "fp32"
     assert Bundle.load(out).summary()["total_bytes"] > size_int8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+class _FakeJudges:
+    """Judges that hear one more wrong word in every sentence of the chain judged first
+    (the quantized one): a WER far past the +1 point limit."""
+
+    notes = {"asr": "fake"}
+    secs = dnsmos = None
+
+    def __init__(self):
+        self.calls = 0
+        self.asr = object()
+
+    def judge(self, uid, text, wav):
+        self.calls += 1
+        quantized = self.calls <= 2  # judge_against_fp32 runs the quantized chain first
+        return {"id": uid, "ref_words": 10, "word_edits": 3 if quantized else 1}, None
+
+
+def test_export_fails_when_the_judged_chain_loses_to_fp32(tmp_path, tiny_checkpoints, monkeypatch):
+    from edgevc.errors import EdgevcError
+    from edgevc.export import bundle_writer, judged_check
+
+    monkeypatch.setattr(judged_check, "Judges", _FakeJudges)
+    out = tmp_path / "bundle"
+    with pytest.raises(EdgevcError, match=r"end-to-end check failed.*wer \+0\.200"):
+        bundle_writer.build_bundle(out, "int8", tiny_checkpoints, progress=False, judge=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no bundle, no temp folders

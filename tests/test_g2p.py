@@ -288,3 +288,20 @@ def test_export_writes_the_g2p_into_the_bundle(tiny_model, tmp_path):
     assert synth.front.g2p is not None
     pron = synth.front.g2p("zorblax")
     assert pron is None or all(p in PHONEMES for p in pron)
+
+
+def test_pruned_lexicon_speaks_every_word_as_the_full_one(shipped_g2p):
+    from edgevc.export.g2p_export import prune_lexicon
+    from edgevc.text import Lexicon
+    from edgevc.text.phonemize import word_phonemes
+
+    full = Lexicon({"cat": ("K", "AE1", "T"), "ship": ("SH", "IH1", "P"),
+                    "colonel": ("K", "ER1", "N", "AH0", "L"), "cat's": ("K", "AE1", "T", "S"),
+                    "edgevc": ("EH1", "JH", "V", "IY1", "S", "IY1")})
+    pruned, dropped = prune_lexicon(full, shipped_g2p, SPEC)
+    assert dropped >= 2 and len(pruned) == 5 - dropped
+    assert "cat" not in pruned and "cat's" in pruned      # possessives stay
+    assert "colonel" in pruned                            # the G2P cannot guess this one
+    g2p = G2P.load(shipped_g2p, SPEC)
+    for word in ("cat", "ship", "colonel", "cat's", "edgevc"):
+        assert word_phonemes(word, pruned, g2p) == word_phonemes(word, full, g2p), word
