@@ -303,3 +303,9 @@ def info(bundle_dir, as_json):
         click.echo(f"  {role:17s} {m['file']:24s} {m['precision']:5s} {m['bytes'] / 1e6:6.2f} MB")
     for role, c in s["quantization"].get("checks", {}).items():
         click.echo(f"  check {role}: {c['metric']} = {c['value']} (limit {c['limit']})")
+    e2e = s["quantization"].get("end_to_end")
+    if e2e and "delta" in e2e:
+        click.echo(f"  check chain vs fp32 ({e2e['sentences']} sentences): " + ", ".join(
+            f"{k} {v:+.3f} (limit {e2e['limits'][k]:+.2f})" for k, v in e2e["delta"].items()))
+    elif e2e:
+        click.echo(f"  check chain vs fp32: {e2e.get('skipped', 'not run')}")
