@@ -47,7 +47,7 @@ def plot(runs: list[Path], out: Path, smooth: int = 10) -> None:
         step = cols.pop("step")
         for name, y in cols.items():
             ax.plot(step, running_mean(y, smooth), label=name, linewidth=1)
-        ax.set_title(run.name)
+        ax.set_title(f"{run.parent.name}/{run.name}")  # e.g. runs/acoustic
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
