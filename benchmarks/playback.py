@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Please take the second left after the old train station."
@@ -113,16 +114,6 @@ def interrupt_run(rig, profile: Path, sig: signal.Signals) -> dict:
             "played_after_signal_ms": (stop[2] / 16000 - (t_sig - start)) * 1e3}
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def summary(values):
     return {"median": statistics.median(values), "max": max(values)}
 
@@ -164,7 +155,7 @@ def report(args, argv, results: list) -> None:
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()
-    ctx = {"command": cmd.strip(), "date": when, "cpu": cpu_model(), "cpus": os.cpu_count(),
+    ctx = {"command": cmd.strip(), "date": when, "cpu": cpu_name(), "cpus": os.cpu_count(),
            "python": platform.python_version(), "checkout": git}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "playback.json").write_text(json.dumps({"context": ctx, "results": results}, indent=2))

@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -40,6 +39,7 @@ from edgevc.runtime.profiles import load_profile  # noqa: E402
 from edgevc.runtime.synthesizer import Synthesizer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_name  # noqa: E402
 from speed import LONG_SENTENCES, PARAGRAPH  # noqa: E402
 
 ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
@@ -201,16 +201,6 @@ def full_int8(bundle, feeds) -> list[dict]:
                              "metric": role_metric(role, ref, [s.run(f) for f in feeds[role]],
                                                    bundle.synth_mel)})
     return rows
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def report(args, bundle, graphs, chains, speeds, full) -> str:

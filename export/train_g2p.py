@@ -20,6 +20,7 @@ import zlib
 import torch
 from torch.nn import functional as F
 
+from edgevc.export.judges import edits
 from edgevc.export.models.g2p import G2PModel, ctc_greedy, encode_word
 from edgevc.export.training import Progress, Run, setup, warmup_then_decay
 from edgevc.text.symbols import PHONEMES
@@ -95,16 +96,6 @@ def predict(model: G2PModel, words: list[str], batch: int = 512) -> dict[str, li
     return out
 
 
-def edit_distance(a, b) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
 def _strip(phones) -> list[str]:
     return [re.sub(r"\d", "", p) for p in phones]
 
@@ -120,7 +111,7 @@ def scores(hyps: dict[str, list[str]], words: dict) -> dict:
             for w, hyp in hyps.items():
                 refs = words[w][:1] if ref == "first" else words[w]
                 h = norm(hyp)
-                e, r = min(((edit_distance(h, norm(p)), len(p)) for p in refs))
+                e, r = min(((edits(h, norm(p)), len(p)) for p in refs))
                 errs, n_ref, wrong = errs + e, n_ref + r, wrong + (e > 0)
             key = f"{'stress' if stress else 'no_stress'}_{ref}"
             res[key] = {"wer": round(100 * wrong / len(hyps), 2), "per": round(100 * errs / n_ref, 2)}
