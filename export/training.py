@@ -75,10 +75,11 @@ def export_weights(src: Path, dst: Path, key: str) -> None:
     os.replace(tmp, dst)
 
 
-def arg_parser(doc: str, steps: int, lr: float) -> argparse.ArgumentParser:
-    """The options every trainer shares."""
+def arg_parser(doc: str, steps: int, lr: float, cache: bool = True) -> argparse.ArgumentParser:
+    """The options every trainer shares (`cache=False`: a trainer that reads no feature cache)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cache", required=True, help="feature cache from edgevc.export.prepare")
+    if cache:
+        ap.add_argument("--cache", required=True, help="feature cache from edgevc.export.prepare")
     ap.add_argument("--run", required=True,
                     help="run folder (last.pt, loss.csv); training resumes from it")
     ap.add_argument("--steps", type=int, default=steps, help="total optimizer steps")
@@ -87,6 +88,14 @@ def arg_parser(doc: str, steps: int, lr: float) -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
     return ap
+
+
+def saved_config(run: "Run", key: str, default: dict) -> dict:
+    """The model config a run started with (a resumed run keeps its architecture), else
+    `default` for a new run."""
+    if not run.ckpt.exists():
+        return default
+    return torch.load(run.ckpt, map_location="cpu", weights_only=True)["config"][key]
 
 
 def setup(args) -> torch.device:
