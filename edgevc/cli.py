@@ -128,9 +128,11 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
     from edgevc.audio.sinks import open_sink
     from edgevc.runtime.bundle import Bundle
     from edgevc.runtime.devices import output_device_index
+    from edgevc.runtime.memory import single_malloc_arena
     from edgevc.runtime.player import play
     from edgevc.runtime.synthesizer import Synthesizer
 
+    single_malloc_arena()
     if as_json and out == "-":
         raise click.UsageError("--json cannot be used with --out - (stdout carries the audio)")
     if device_name is not None and out is not None:
@@ -146,7 +148,7 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
         lines = _stdin_lines()
         chunks = (c for line in lines for c in synth.stream(line, spk, length_scale))
     else:
-        synth.sentences(text)  # bad text fails here, before any file or device is opened
+        synth.check_text(text)  # bad text fails here, before any file or device is opened
         chunks = synth.stream(text, spk, length_scale)
     if out is None:
         device = output_device_index(profile.audio_device if device_name is None else device_name)

@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
-from edgevc.export.models.acoustic import AcousticModel, expand
+from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
@@ -84,6 +84,23 @@ def losses(model, batch, dev):
     return mel_loss, dur_loss, pitch_loss, energy_loss
 
 
+def initial_weights(path: str) -> tuple[dict, dict]:
+    """(config, state dict) from a release checkpoint or a training run's last.pt."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "optim" in state:  # a run's last.pt
+        return state["config"]["acoustic"], state["model"]["acoustic"]
+    return state["config"], state["model"]
+
+
+def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) -> None:
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    rank = model.config["film_rank"]
+    if rank and not config.get("film_rank"):
+        weights = low_rank_film_state(weights, rank, embeddings)
+        log.info("speaker FiLM factorised to rank %d", rank)
+    model.load_state_dict(weights)
+
+
 def main():
     ap = arg_parser(__doc__, steps=20000, lr=1e-3)
     ap.add_argument("--durations", required=True, help="durations from train_aligner --extract")
@@ -91,6 +108,10 @@ def main():
     ap.add_argument("--dim", type=int, default=192, help="model width (new runs only)")
     ap.add_argument("--no-variance", action="store_true",
                     help="no pitch/energy prediction (new runs only)")
+    ap.add_argument("--film-rank", type=int, default=64,
+                    help="rank of the speaker FiLM projection, 0 for full rank (new runs only)")
+    ap.add_argument("--init", help="new runs start from these weights (a release checkpoint or "
+                    "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
     a = ap.parse_args()
     dev = setup(a)
     cache = FeatureCache(a.cache)
@@ -98,8 +119,16 @@ def main():
     ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     run = Run(a.run)
-    variance = bool(saved_config(run, "acoustic", {"variance": not a.no_variance}).get("variance"))
-    model = AcousticModel(dim=a.dim, hidden=3 * a.dim, variance=variance).to(dev)
+    init = None if run.ckpt.exists() or not a.init else initial_weights(a.init)
+    default = {"dim": a.dim, "hidden": 3 * a.dim, "variance": not a.no_variance}
+    if init is not None:
+        default = dict(init[0])
+    default["film_rank"] = a.film_rank
+    config = saved_config(run, "acoustic", default)
+    model = AcousticModel(**config).to(dev)
+    variance = bool(config.get("variance"))
+    if init is not None:
+        load_initial(model, *init, torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
     targets = VarianceTargets(cache, durs, ok) if variance else None
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)

@@ -19,7 +19,7 @@ from edgevc.export.models.vocoder import Vocoder  # noqa: E402
 def tiny_checkpoints(tmp_path_factory):
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
-    save_model(d / "acoustic.pt", AcousticModel(dim=32, hidden=64, variance=True), 5)
+    save_model(d / "acoustic.pt", AcousticModel(dim=32, hidden=64, variance=True, film_rank=8), 5)
     save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
     save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64, pooling="attentive"), 5)
     v = np.random.default_rng(0).normal(size=256).astype(np.float32)

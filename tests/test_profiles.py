@@ -92,6 +92,8 @@ def test_unknown_name_lists_known_profiles():
     ("threads = 2", "threads = 0", r"key 'inference.threads' must be a positive integer, got 0"),
     ("threads = 2", "threads = true", r"key 'inference.threads' must be a positive integer"),
     ("threads = 2", "", r"key 'inference.threads' is missing"),
+    ("chunk_frames = 16", "chunk_frames = 16\nmax_chunk_frames = 8",
+     r"key 'inference.max_chunk_frames' must be >= chunk_frames \(16\), got 8"),
     ('"onnx-cuda", ', '"onnx-npu", ', r"key 'inference.backends' has unknown entry 'onnx-npu'"),
     ('precision = "fp16"', 'precision = "int4"', r"key 'inference.precision' must be one of"),
     ("ring_seconds = 1.5", 'ring_seconds = "long"', r"key 'buffer.ring_seconds' must be a positive number"),

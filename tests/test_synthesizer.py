@@ -6,7 +6,7 @@ import pytest
 from edgevc.errors import InputError
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.profiles import load_profile
-from edgevc.runtime.synthesizer import Synthesizer
+from edgevc.runtime.synthesizer import Synthesizer, chunk_bounds
 
 TEXT = "The museum opens at 10:30 on Saturdays. Please buy tickets in advance."
 
@@ -16,8 +16,16 @@ def bundle():
     return Bundle.load()
 
 
-def synth_with_chunk(bundle, chunk):
-    return Synthesizer(bundle, dataclasses.replace(load_profile("generic-x86"), chunk_frames=chunk))
+def synth_with_chunk(bundle, chunk, largest=256):
+    return Synthesizer(bundle, dataclasses.replace(load_profile("generic-x86"), chunk_frames=chunk,
+                                                   max_chunk_frames=max(chunk, largest)))
+
+
+def test_chunks_start_small_then_double_up_to_the_largest():
+    spans = list(chunk_bounds(100, 4, 16))
+    assert spans == [(0, 4), (4, 12), (12, 28), (28, 44), (44, 60), (60, 76), (76, 92), (92, 100)]
+    assert list(chunk_bounds(3, 4, 16)) == [(0, 3)]
+    assert list(chunk_bounds(0, 4, 16)) == []
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +42,8 @@ def test_chunked_output_equals_whole_sentence_output(float_bundle):
     """With enough context per chunk, chunking changes nothing (float graphs: exactly,
     up to float rounding)."""
     whole = synth_with_chunk(float_bundle, 100000).synthesize(TEXT)
-    for chunk in (4, 17, 32):
-        chunks = list(synth_with_chunk(float_bundle, chunk).stream(TEXT))
+    for chunk, largest in ((4, 4), (4, 16), (17, 256), (32, 256)):
+        chunks = list(synth_with_chunk(float_bundle, chunk, largest).stream(TEXT))
         assert len(chunks) > 2
         np.testing.assert_allclose(np.concatenate(chunks), whole, atol=1e-5)
 
@@ -72,3 +80,18 @@ def test_the_speaker_changes_the_audio(bundle):
 def test_unspeakable_text_is_an_input_error(bundle, text):
     with pytest.raises(InputError):
         synth_with_chunk(bundle, 32).sentences(text)
+
+
+def test_first_audio_does_not_wait_for_the_rest_of_the_text(bundle, monkeypatch):
+    """Sentences are phonemized as their turn comes: a long text is never held phonemized
+    whole, and its first chunk leaves after its first sentence."""
+    import sys
+    ph = sys.modules["edgevc.text.phonemize"]  # the package re-exports a function of that name
+    calls = []
+    real = ph.phonemize
+    monkeypatch.setattr(ph, "phonemize", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    text = " ".join(f"This is sentence number {i}." for i in range(1, 41))
+    chunks = synth_with_chunk(bundle, 32).stream(text)
+    assert next(chunks).size > 0
+    assert len(calls) == 1
+    chunks.close()

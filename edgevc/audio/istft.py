@@ -11,6 +11,9 @@ from edgevc.audio.features import analysis_window
 from edgevc.audio.params import MelParams
 
 
+BLOCK_FRAMES = 32
+
+
 class StreamingISTFT:
     def __init__(self, params: MelParams):
         self.n_fft, self.hop = params.n_fft, params.hop_length
@@ -25,6 +28,13 @@ class StreamingISTFT:
 
     def push(self, real: np.ndarray, imag: np.ndarray) -> np.ndarray:
         """Add frames (k, n_fft/2+1); return the samples no later frame can change."""
+        if len(real) <= BLOCK_FRAMES:
+            return self._push(real, imag)
+        # Large chunks in blocks: the float64 temporaries stay the size of one block.
+        return np.concatenate([self._push(real[i:i + BLOCK_FRAMES], imag[i:i + BLOCK_FRAMES])
+                               for i in range(0, len(real), BLOCK_FRAMES)])
+
+    def _push(self, real: np.ndarray, imag: np.ndarray) -> np.ndarray:
         k = len(real)
         if k == 0:
             return np.zeros(0, np.float32)

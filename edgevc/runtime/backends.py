@@ -73,14 +73,41 @@ def _provider_options(provider: str, fp16: bool) -> dict:
     return {}
 
 
+_shared_cpu_arena: bool | None = None  # registered yet? None: not tried
+
+
+def _use_shared_cpu_arena(ort) -> bool:
+    """One CPU arena for every session of the process, grown by what is asked
+    (kSameAsRequested) instead of in doubling steps. Each session's own arena grows to that
+    session's peak and never shrinks, so four graphs held the sum of four peaks; a shared
+    one holds the largest."""
+    global _shared_cpu_arena
+    if _shared_cpu_arena is None:
+        try:
+            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
+            _shared_cpu_arena = True
+        except Exception as e:  # an onnxruntime build without it: per-session arenas
+            log.debug("shared CPU arena unavailable: %s", _cause(e))
+            _shared_cpu_arena = False
+    return _shared_cpu_arena
+
+
 def make_ort_session(model: ModelSource, providers: Sequence[str], threads: int, fp16: bool = False):
     """A bare onnxruntime.InferenceSession with our options; providers in priority order."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
+    if _use_shared_cpu_arena(ort):
+        so.add_session_config_entry("session.use_env_allocators", "1")
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Memory patterns are planned per input shape and kept; every sentence and chunk length
+    # is a new shape, so they pile up with the text (measured growth from 10 to 10,000
+    # words: 4.8 MiB with them, 3.1 MiB without).
+    so.enable_mem_pattern = False
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     src = model if isinstance(model, bytes) else os.fspath(model)
     return ort.InferenceSession(src, sess_options=so,

@@ -13,7 +13,8 @@ in the package `edgevc.firmware_configs` (the repo's firmware_configs/ folder):
     backends = ["tflite", "onnx-cpu"]            # "onnx-tensorrt" | "onnx-cuda" | "onnx-cpu" | "tflite"
     precision = "int8"                           # int8 | fp16 | fp32
     threads = 4                                  # >= 1
-    chunk_frames = 32                            # mel frames per vocoder chunk, >= 1
+    chunk_frames = 32                            # mel frames in the first chunk, >= 1
+    max_chunk_frames = 128                       # optional; chunks double up to this, >= chunk_frames
     [buffer]
     ring_seconds = 2.0                           # > 0
     [memory]
@@ -49,6 +50,10 @@ log = logging.getLogger(__name__)
 BACKENDS = ("onnx-tensorrt", "onnx-cuda", "onnx-cpu", "tflite")
 PRECISIONS = ("int8", "fp16", "fp32")
 FALLBACK_PROFILE = "generic-x86"
+# Chunks after the first double up to this many frames (2 s of audio): each chunk recomputes
+# its models' receptive radius of context (42 + 21 frames), which small chunks pay for
+# several times over, and only the first chunk decides how soon audio starts.
+DEFAULT_MAX_CHUNK_FRAMES = 128
 _NO_DEFAULT = object()
 
 
@@ -63,6 +68,7 @@ class DeviceProfile:
     precision: str
     threads: int
     chunk_frames: int
+    max_chunk_frames: int
     ring_seconds: float
     memory_budget_mb: int
     frames_per_buffer: int
@@ -258,12 +264,16 @@ def _parse(raw: bytes, where: str) -> DeviceProfile:
         precision=inf.string("precision", choices=PRECISIONS),
         threads=inf.positive_int("threads"),
         chunk_frames=inf.positive_int("chunk_frames"),
+        max_chunk_frames=inf.positive_int("max_chunk_frames", DEFAULT_MAX_CHUNK_FRAMES),
         ring_seconds=buf.positive_float("ring_seconds"),
         memory_budget_mb=mem.positive_int("budget_mb"),
         frames_per_buffer=audio.positive_int("frames_per_buffer"),
         audio_device=audio.string("device", ""),
         source=where,
     )
+    if profile.max_chunk_frames < profile.chunk_frames:
+        raise inf.fail("max_chunk_frames", f"must be >= chunk_frames ({profile.chunk_frames})",
+                       profile.max_chunk_frames)
     if not profile.name.strip():
         raise top.fail("name", "must not be empty")
     for t in (top, match, inf, buf, mem, audio):

@@ -1,8 +1,10 @@
 """Streaming synthesis: text -> sentences -> phonemes -> acoustic model -> vocoder -> audio.
 
-Each sentence is encoded once; its frames are decoded and vocoded in chunks of the
-profile's `chunk_frames`, each with its model's receptive radius of context on both sides,
-so chunked audio equals whole-sentence audio and the first chunk leaves early.
+Each sentence is encoded once; its frames are decoded and vocoded in chunks, each with its
+model's receptive radius of context on both sides, so chunked audio equals whole-sentence
+audio. The first chunk is the profile's `chunk_frames`, so audio starts early; later chunks
+double up to `max_chunk_frames`, so the context recomputed at chunk edges costs little once
+playback has a lead (each chunk is synthesized while the previous, half as long, plays).
 """
 
 import logging
@@ -22,10 +24,23 @@ log = logging.getLogger(__name__)
 MAX_SENTENCE_FRAMES = 62 * 60  # one minute: a guard against runaway durations
 
 
-def chunked(run, x: np.ndarray, start: int, end: int, radius: int) -> np.ndarray:
-    """Rows [start, end) of run(x), computed from x[start - radius : end + radius] only."""
+def chunk_bounds(total: int, first: int, largest: int) -> Iterator[tuple[int, int]]:
+    """[start, end) spans covering range(total): `first` frames, then doubling up to `largest`."""
+    start, size = 0, first
+    while start < total:
+        end = min(total, start + size)
+        yield start, end
+        start, size = end, min(largest, 2 * size)
+
+
+def chunked(run, x: np.ndarray, start: int, end: int, radius: int):
+    """Rows [start, end) of run(x), computed from x[start - radius : end + radius] only.
+    `run` returns an array or a tuple of arrays (each is sliced)."""
     lo, hi = max(0, start - radius), min(len(x), end + radius)
-    return run(x[lo:hi])[start - lo:end - lo]
+    y = run(x[lo:hi])
+    if isinstance(y, tuple):
+        return tuple(a[start - lo:end - lo] for a in y)
+    return y[start - lo:end - lo]
 
 
 class Synthesizer:
@@ -55,6 +70,14 @@ class Synthesizer:
     def load_speaker(self, path) -> np.ndarray:
         return load_speaker(path, self.bundle.embedding_dim)
 
+    def check_text(self, text: str) -> None:
+        """Raise InputError unless `text` has something to speak; reads only as far as its
+        first speakable sentence."""
+        if not text or not text.strip():
+            raise InputError("text is empty")
+        if next(self.front.iter_sentences(text), None) is None:
+            raise InputError(f"text has nothing speakable: {text[:60]!r}")
+
     def sentences(self, text: str) -> list[Sentence]:
         if not text or not text.strip():
             raise InputError("text is empty")
@@ -65,9 +88,17 @@ class Synthesizer:
 
     def stream(self, text: str, speaker: np.ndarray | None = None,
                length_scale: float = 1.0) -> Iterator[np.ndarray]:
+        """Audio chunks for `text`, sentence by sentence; each sentence is phonemized when its
+        turn comes, so memory and the wait for first audio do not grow with the text."""
+        if not text or not text.strip():
+            raise InputError("text is empty")
         spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
-        for sent in self.sentences(text):
+        spoken = False
+        for sent in self.front.iter_sentences(text):
+            spoken = True
             yield from self._sentence(sent, spk, length_scale)
+        if not spoken:
+            raise InputError(f"text has nothing speakable: {text[:60]!r}")
 
     def synthesize(self, text: str, speaker: np.ndarray | None = None,
                    length_scale: float = 1.0) -> np.ndarray:
@@ -82,7 +113,7 @@ class Synthesizer:
     def _sentence(self, sent: Sentence, spk: np.ndarray, length_scale: float):
         states, dur = self.durations(sent, spk, length_scale)
         frames = np.repeat(states, dur, axis=0)[:MAX_SENTENCE_FRAMES]
-        T, C = len(frames), self.profile.chunk_frames
+        T = len(frames)
         dec, voc = self.sessions["acoustic_decoder"], self.sessions["vocoder"]
 
         def decode(x):
@@ -90,21 +121,19 @@ class Synthesizer:
 
         def vocode(x):
             real, imag = voc.run({"mel": x[None]})
-            return np.concatenate([real[0], imag[0]], axis=1)
+            return real[0], imag[0]
 
         mel = np.empty((T, self.bundle.synth_mel.n_mels), np.float32)
         mel_done = 0
         istft = StreamingISTFT(self.bundle.synth_mel)
-        bins = self.bundle.synth_mel.n_fft // 2 + 1
-        for s in range(0, T, C):
-            e = min(T, s + C)
+        for s, e in chunk_bounds(T, self.profile.chunk_frames, self.profile.max_chunk_frames):
             need = min(T, e + self.r_voc)
-            while mel_done < need:
-                m_end = min(T, max(need, mel_done + C))
+            if mel_done < need:  # decode up to what this vocoder chunk reads, and one chunk on
+                m_end = min(T, max(need, mel_done + (e - s)))
                 mel[mel_done:m_end] = chunked(decode, frames, mel_done, m_end, self.r_dec)
                 mel_done = m_end
-            spec = chunked(vocode, mel, s, e, self.r_voc)
-            out = istft.push(spec[:, :bins], spec[:, bins:])
+            real, imag = chunked(vocode, mel, s, e, self.r_voc)
+            out = istft.push(real, imag)
             if len(out):
                 yield out
         tail = istft.finish()

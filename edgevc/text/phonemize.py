@@ -5,6 +5,7 @@ else from the rule-based letter-to-sound (`lts`).
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from edgevc.text.g2p import G2P
@@ -74,10 +75,13 @@ class TextFrontEnd:
         self.lexicon = lexicon
         self.g2p = g2p
 
-    def sentences(self, text: str) -> list[Sentence]:
-        result = []
+    def iter_sentences(self, text: str) -> Iterator[Sentence]:
+        """Sentences phonemized one at a time, as the caller asks for them: a long text
+        starts speaking after its first sentence and is never held phonemized whole."""
         for sent in split_sentences(normalize(text)):
             symbols = phonemize(sent, self.lexicon, self.g2p)
             if symbols:
-                result.append(Sentence(sent, symbols))
-        return result
+                yield Sentence(sent, symbols)
+
+    def sentences(self, text: str) -> list[Sentence]:
+        return list(self.iter_sentences(text))

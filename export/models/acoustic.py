@@ -42,14 +42,15 @@ class AcousticModel(nn.Module):
     def __init__(self, n_symbols: int = len(SYMBOLS), dim: int = 192, hidden: int = 576,
                  spk_dim: int = EMBEDDING_DIM, n_mels: int = SYNTH_MEL.n_mels,
                  enc_dilations=(1, 2, 4, 1, 2, 4), dec_dilations=(1, 2, 4, 1, 2, 4),
-                 variance: bool = False):
+                 variance: bool = False, film_rank: int = 0):
         super().__init__()
         self.config = dict(n_symbols=n_symbols, dim=dim, hidden=hidden, spk_dim=spk_dim,
                            n_mels=n_mels, enc_dilations=list(enc_dilations),
-                           dec_dilations=list(dec_dilations), variance=variance)
+                           dec_dilations=list(dec_dilations), variance=variance,
+                           film_rank=film_rank)
         self.embed = nn.Embedding(n_symbols, dim)
         self.spk_in = nn.Linear(spk_dim, dim)
-        self.encoder = ConvStack(dim, hidden, 5, enc_dilations, cond_dim=spk_dim)
+        self.encoder = ConvStack(dim, hidden, 5, enc_dilations, cond_dim=spk_dim, film_rank=film_rank)
         self.duration = VariancePredictor(dim)
         if variance:
             self.pitch = VariancePredictor(dim, hidden=128)  # small: the bundle has a size budget
@@ -57,7 +58,7 @@ class AcousticModel(nn.Module):
             self.pitch_embed = nn.Conv1d(1, dim, 3, padding=1)
             self.energy_embed = nn.Conv1d(1, dim, 3, padding=1)
         self.dec_spk = nn.Linear(spk_dim, dim)
-        self.decoder = ConvStack(dim, hidden, 7, dec_dilations, cond_dim=spk_dim)
+        self.decoder = ConvStack(dim, hidden, 7, dec_dilations, cond_dim=spk_dim, film_rank=film_rank)
         self.dec_norm = nn.LayerNorm(dim)
         self.to_mel = nn.Linear(dim, n_mels)
 
@@ -95,6 +96,27 @@ class AcousticModel(nn.Module):
             x = x * mask
         x = self.decoder(x, spk, mask)
         return self.to_mel(self.dec_norm(x))
+
+
+@torch.no_grad()
+def low_rank_film_state(full: dict, rank: int, embeddings: torch.Tensor) -> dict:
+    """A full-rank FiLM model's state dict rewritten for `film_rank=rank`, best where the
+    speaker embeddings actually lie (reduced-rank regression): per stack, the blocks' FiLM
+    outputs Y = E W^T over `embeddings` E are projected on their top-`rank` right singular
+    vectors V, so the shared projection is V^T W and each block maps back with its rows of V.
+    The caller fine-tunes from there."""
+    out = {k: v for k, v in full.items() if ".film." not in k}
+    E = embeddings.float()
+    for stack in ("encoder", "decoder"):
+        n = sum(1 for k in full if k.startswith(f"{stack}.blocks.") and k.endswith(".film.weight"))
+        W = torch.cat([full[f"{stack}.blocks.{i}.film.weight"].float() for i in range(n)])
+        _, _, vh = torch.linalg.svd(E @ W.T, full_matrices=False)
+        V = vh[:rank].T                                   # (n * 2 * dim, rank)
+        out[f"{stack}.cond_proj.weight"] = V.T @ W        # (rank, spk_dim)
+        for i, rows in enumerate(V.chunk(n)):
+            out[f"{stack}.blocks.{i}.film.weight"] = rows.contiguous()
+            out[f"{stack}.blocks.{i}.film.bias"] = full[f"{stack}.blocks.{i}.film.bias"].float()
+    return out
 
 
 def expand(states: torch.Tensor, durations: torch.Tensor, max_len: int | None = None):

@@ -40,18 +40,29 @@ class ConvNeXtBlock(nn.Module):
 
 class ConvStack(nn.Module):
     """ConvNeXt blocks with padding positions re-zeroed after each block, so a padded batch
-    computes what each sequence would alone (zero padding at its true ends)."""
+    computes what each sequence would alone (zero padding at its true ends).
 
-    def __init__(self, dim, hidden, kernel, dilations, cond_dim=0):
+    With `film_rank` > 0 the condition first goes through one shared projection to
+    `film_rank` dimensions and each block's FiLM reads that: a low-rank factorisation of
+    the blocks' FiLM weights (256 x 384 each at full rank) that costs a fraction of the
+    bytes, which the bundle's size budget needs.
+    """
+
+    def __init__(self, dim, hidden, kernel, dilations, cond_dim=0, film_rank=0):
         super().__init__()
+        self.cond_proj = (nn.Linear(cond_dim, film_rank, bias=False)
+                          if cond_dim and film_rank else None)
+        block_cond = film_rank if self.cond_proj is not None else cond_dim
         self.blocks = nn.ModuleList(
-            ConvNeXtBlock(dim, hidden, kernel, d, cond_dim) for d in dilations)
+            ConvNeXtBlock(dim, hidden, kernel, d, block_cond) for d in dilations)
 
     @property
     def receptive_radius(self) -> int:
         return sum(b.receptive_radius for b in self.blocks)
 
     def forward(self, x, cond=None, mask=None):
+        if self.cond_proj is not None:
+            cond = self.cond_proj(cond)
         for b in self.blocks:
             x = b(x, cond)
             if mask is not None:

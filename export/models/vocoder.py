@@ -25,13 +25,22 @@ class Vocoder(nn.Module):
     def receptive_radius(self) -> int:
         return 3 + self.stack.receptive_radius
 
-    def forward(self, mel: torch.Tensor, mask: torch.Tensor | None = None):
-        """mel (B, T, n_mels) -> real, imag (B, T, n_fft/2+1)."""
+    def polar(self, mel: torch.Tensor, mask: torch.Tensor | None = None):
+        """mel (B, T, n_mels) -> log-magnitude, phase (B, T, n_fft/2+1); training's phase
+        losses read the phase here, free of atan2's blow-up where the magnitude is tiny."""
         x = self.embed(mel.transpose(1, 2)).transpose(1, 2)
         x = self.norm(x)
         if mask is not None:
             x = x * mask
         x = self.out_norm(self.stack(x, mask=mask))
         logmag, phase = self.head(x).split(self.n_bins, dim=-1)
-        mag = torch.exp(logmag.clamp(max=6.0))
+        return logmag.clamp(max=6.0), phase
+
+    @staticmethod
+    def to_complex(logmag: torch.Tensor, phase: torch.Tensor):
+        mag = torch.exp(logmag)
         return mag * torch.cos(phase), mag * torch.sin(phase)
+
+    def forward(self, mel: torch.Tensor, mask: torch.Tensor | None = None):
+        """mel (B, T, n_mels) -> real, imag (B, T, n_fft/2+1)."""
+        return self.to_complex(*self.polar(mel, mask))

@@ -1,0 +1,62 @@
+"""The acoustic model's low-rank speaker FiLM (the saving, and a factorisation that keeps
+what the full-rank model computes for its speakers), and the vocoder's phase losses."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state  # noqa: E402
+
+
+def _outputs(model, ids, spk):
+    with torch.no_grad():
+        h, logdur, p, e = model.encode_with_variance(ids, spk)
+        frames, _ = expand(h, torch.full_like(ids, 3))
+        return logdur, p, model.decode(frames, spk)
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_low_rank_film_has_fewer_parameters():
+    full = AcousticModel(dim=48, hidden=96, variance=True)
+    low = AcousticModel(dim=48, hidden=96, variance=True, film_rank=8)
+    # 12 blocks of 256 x 96 FiLM weights become two 256 x 8 projections and 12 blocks of 8 x 96.
+    assert _count(full) - _count(low) == 12 * 256 * 96 - (2 * 256 * 8 + 12 * 8 * 96)
+
+
+def test_factorised_film_reproduces_the_full_model_on_its_speakers():
+    torch.manual_seed(0)
+    full = AcousticModel(dim=32, hidden=64, variance=True).eval()
+    speakers = torch.nn.functional.normalize(torch.randn(6, 256), dim=1)
+    low = AcousticModel(dim=32, hidden=64, variance=True, film_rank=6).eval()
+    low.load_state_dict(low_rank_film_state(full.state_dict(), 6, speakers))
+    ids = torch.randint(1, 70, (1, 9))
+    for k in range(len(speakers)):
+        spk = speakers[k:k + 1]
+        for a, b in zip(_outputs(full, ids, spk), _outputs(low, ids, spk)):
+            assert torch.allclose(a, b, atol=1e-4)
+    # a voice outside the fitted span is not reproduced: the rank is a real constraint
+    other = torch.nn.functional.normalize(torch.randn(1, 256), dim=1)
+    assert not torch.allclose(_outputs(full, ids, other)[2], _outputs(low, ids, other)[2], atol=1e-3)
+
+
+def test_phase_loss_ignores_whole_turns_and_sees_phase_errors():
+    import math
+
+    from edgevc.export.features import LogMel
+    from edgevc.export.train_vocoder import anti_wrap, phase_loss
+
+    assert torch.allclose(anti_wrap(torch.tensor([0.0, 2 * math.pi, -4 * math.pi + 0.5, math.pi])),
+                          torch.tensor([0.0, 0.0, 0.5, math.pi]), atol=1e-5)
+    torch.manual_seed(0)
+    t = torch.arange(16 * 256) / 16000
+    wav = (torch.sin(2 * math.pi * 220 * t) + 0.01 * torch.randn_like(t)).unsqueeze(0)
+    window = LogMel().window
+    spec = torch.stft(wav, 1024, 256, window=window, center=True, pad_mode="reflect",
+                      return_complex=True).transpose(1, 2)[:, :16]
+    true = torch.angle(spec)
+    assert phase_loss(true, wav, window) < 1e-4
+    assert phase_loss(true + 2 * math.pi, wav, window) < 1e-3
+    assert phase_loss(true + torch.randn_like(true), wav, window) > 0.5
