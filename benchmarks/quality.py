@@ -118,6 +118,10 @@ def main() -> None:
                     help="clone the export/heldout.txt speakers found in DIR (e.g. librispeech-251)")
     ap.add_argument("--clone-sentences", type=int, default=5,
                     help="sentences per --heldout-speakers voice (default 5)")
+    ap.add_argument("--teacher-enroll", action="store_true",
+                    help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
+                         "trained on, not the bundle's student encoder (tells encoder error from "
+                         "acoustic-model error; needs resemblyzer)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
@@ -159,8 +163,12 @@ def main() -> None:
         clones.append((system, embs, centroid))
         systems.append(system)
     heldout = []  # one pooled system for all held-out speakers; identification among them
+    embed_wav = enroller.embed_wav
+    if args.teacher_enroll:
+        from edgevc.export.prepare import Teacher
+        embed_wav = Teacher().window_embeddings
     for spk, enroll_segs, refs in (heldout_voices(args.heldout_speakers) if args.heldout_speakers else []):
-        emb = unit(np.concatenate([enroller.embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)
+        emb = unit(np.concatenate([embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)
         system, embs = synth_system(judges, synth, f"held-out clone {spk}",
                                     sentences[:args.clone_sentences], emb)
         centroid = unit(np.mean([judges.embed(w) for w in refs], axis=0)) if judges.secs else None
@@ -168,7 +176,8 @@ def main() -> None:
         heldout.append((spk, system, embs, centroid, len(refs)))
     if heldout:
         rows = [dict(r, id=f"{spk}/{r['id']}") for spk, system, *_ in heldout for r in system["rows"]]
-        pooled = {"name": f"edgevc clones of {len(heldout)} held-out speakers", "rows": rows,
+        enrolled_by = " (teacher-enrolled)" if args.teacher_enroll else ""
+        pooled = {"name": f"edgevc clones of {len(heldout)} held-out speakers{enrolled_by}", "rows": rows,
                   "speakers": [h[0] for h in heldout], "enroll_seconds": ENROLL_SEGMENTS * SEGMENT_S,
                   "reference_segments": {h[0]: h[4] for h in heldout}}
         systems.append(pooled)

@@ -60,3 +60,22 @@ def test_phase_loss_ignores_whole_turns_and_sees_phase_errors():
     assert phase_loss(true, wav, window) < 1e-4
     assert phase_loss(true + 2 * math.pi, wav, window) < 1e-3
     assert phase_loss(true + torch.randn_like(true), wav, window) > 0.5
+
+
+def test_factorize_film_writes_a_release_checkpoint_that_export_loads(tmp_path):
+    from edgevc.export.checkpoint_io import load_model, save_model
+    from edgevc.export.factorize_film import factorize
+
+    torch.manual_seed(1)
+    full = AcousticModel(dim=32, hidden=64, variance=True).eval()
+    save_model(tmp_path / "full.pt", full, 7)
+    speakers = torch.nn.functional.normalize(torch.randn(5, 256), dim=1)
+    torch.save(factorize(tmp_path / "full.pt", speakers.numpy(), 5), tmp_path / "acoustic.pt")
+    low, info = load_model(tmp_path, "acoustic")
+    assert info["config"]["film_rank"] == 5 and info["step"] == 7
+    ids = torch.randint(1, 70, (1, 6))
+    # fp16 storage of the release checkpoint: close, not bit-exact
+    assert torch.allclose(_outputs(full, ids, speakers[:1])[2], _outputs(low, ids, speakers[:1])[2],
+                          atol=2e-2)
+    with pytest.raises(SystemExit, match="already rank 5"):
+        factorize(tmp_path / "acoustic.pt", speakers.numpy(), 5)
