@@ -149,3 +149,18 @@ def test_usable_providers_reports_failure(monkeypatch):
     assert rep["CUDAExecutionProvider"]["ok"] is False
     assert "libcudnn" in rep["CUDAExecutionProvider"]["error"]
     assert rep["CPUExecutionProvider"]["ok"] is True
+
+
+def test_memory_settings_take_effect_here():
+    """The shared CPU arena and the single malloc arena are not silently skipped on the
+    platform the memory figures are measured on (Linux, glibc, onnxruntime from PyPI)."""
+    import platform
+
+    import onnxruntime as ort
+
+    from edgevc.runtime import backends
+    from edgevc.runtime.memory import single_malloc_arena
+
+    assert backends._use_shared_cpu_arena(ort)
+    if platform.libc_ver()[0] == "glibc":
+        assert single_malloc_arena()
