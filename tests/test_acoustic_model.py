@@ -79,3 +79,20 @@ def test_factorize_film_writes_a_release_checkpoint_that_export_loads(tmp_path):
                           atol=2e-2)
     with pytest.raises(SystemExit, match="already rank 5"):
         factorize(tmp_path / "acoustic.pt", speakers.numpy(), 5)
+
+
+def test_validation_split_keeps_every_take_of_a_sentence_together():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from edgevc.export.train_acoustic import split_validation
+
+    sentences = [f"Sentence number {k} is here." for k in range(400)]
+    texts = np.array([s for s in sentences for _ in range(3)])  # three takes each
+    cache = SimpleNamespace(z={"text": texts})
+    train, val = split_validation(cache, list(range(len(texts))), 0.05)
+    assert sorted(train + val) == list(range(len(texts)))
+    assert 0 < len(val) < 0.15 * len(texts)
+    assert {texts[i] for i in train}.isdisjoint({texts[i] for i in val})
+    assert split_validation(cache, [0, 1, 2], 0.0) == ([0, 1, 2], [])
