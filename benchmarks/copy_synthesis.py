@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevc.audio.features import analysis_window, log_mel
+from edgevc.audio.features import log_mel, stft
 from edgevc.audio.io import load_audio
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.audio.processing import normalize_peak, trim_silence
@@ -38,15 +38,6 @@ JUDGE_PEAK = 0.3
 SYSTEMS = ("recording", "vocoder", "vocoder magnitude + true phase", "true magnitude + vocoder phase")
 
 
-def complex_stft(wav: np.ndarray, params) -> np.ndarray:
-    """The complex STFT with the framing of edgevc.audio.features (centred, reflect-padded)."""
-    half = params.n_fft // 2
-    padded = np.pad(wav.astype(np.float64), (half, half), mode="reflect")
-    n = 1 + (len(padded) - params.n_fft) // params.hop_length
-    idx = np.arange(params.n_fft)[None, :] + params.hop_length * np.arange(n)[:, None]
-    return np.fft.rfft(padded[idx] * analysis_window(params), axis=1)
-
-
 def inverse(spec: np.ndarray, params) -> np.ndarray:
     ist = StreamingISTFT(params)
     return np.concatenate([ist.push(spec.real, spec.imag), ist.finish()])
@@ -56,7 +47,7 @@ def signals(wav: np.ndarray, vocoder, params) -> dict[str, np.ndarray]:
     mel = log_mel(wav, params).astype(np.float32)
     real, imag = vocoder.run({"mel": mel[None]})
     voc = real[0].astype(np.float64) + 1j * imag[0]
-    true = complex_stft(wav, params)[:len(voc)]
+    true = stft(wav, params)[:len(voc)]
     return dict(zip(SYSTEMS, (
         wav, inverse(voc, params),
         inverse(np.abs(voc) * np.exp(1j * np.angle(true)), params),

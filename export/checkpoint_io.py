@@ -1,6 +1,7 @@
 """Release checkpoints: `{config, step, model}` weights files, loaded with weights_only."""
 
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -24,17 +25,39 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     if not path.is_file():
         raise InputError(f"checkpoint {path}: not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model = MODELS[name](**state["config"])
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                               for k, v in state["model"].items()})
+        w = read_weights(path, name)
+        model = MODELS[name](**w.config)
+        model.load_state_dict(w.weights)
     except InputError:
         raise
     except Exception as e:  # unpickling refused, missing keys, shape mismatch, bad config
         raise InputError(f"checkpoint {path}: incompatible with this edgevc "
                          f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-    return model.eval(), {"file": path.name, "step": int(state.get("step", 0)),
-                          "config": state["config"]}
+    return model.eval(), {"file": path.name, "step": w.step, "config": w.config}
+
+
+class Weights(NamedTuple):
+    config: dict
+    weights: dict  # float32 state dict
+    step: int
+
+
+def read_weights(path: str | Path, key: str) -> Weights:
+    """Model `key`'s config, float32 weights and step, from a release checkpoint or from a
+    training run's last.pt (which holds several models and their optimizers)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "optim" in state:
+        config, weights = state["config"][key], state["model"][key]
+    else:
+        config, weights = state["config"], state["model"]
+    return Weights(config, {k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
+                   int(state.get("step", 0)))
+
+
+def half_weights(weights: dict) -> dict:
+    """fp16 copies of the float tensors: what release checkpoints store (half the bytes in
+    the repository and the wheel; export loads them back as fp32)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
 
 
 def save_model(path: str | Path, model: torch.nn.Module, step: int) -> None:

@@ -16,23 +16,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgevc.export.models.acoustic import AcousticModel, low_rank_film_state
+from edgevc.export.checkpoint_io import half_weights, read_weights
+from edgevc.export.models.acoustic import AcousticModel
 from edgevc.export.prepare import FeatureCache
+from edgevc.export.train_acoustic import load_initial
 
 
 def factorize(checkpoint: Path, embeddings: np.ndarray, rank: int) -> dict:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    config = dict(state["config"])
-    if config.get("film_rank"):
-        raise SystemExit(f"{checkpoint}: FiLM is already rank {config['film_rank']}")
-    weights = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}
-    config["film_rank"] = rank
-    model = AcousticModel(**config)
-    model.load_state_dict(low_rank_film_state(weights, rank, torch.from_numpy(embeddings)))
-    # fp16 like every release checkpoint; export loads it back as fp32
-    return {"config": config, "step": int(state.get("step", 0)),
-            "model": {k: v.half() if v.is_floating_point() else v
-                      for k, v in model.state_dict().items()}}
+    """A release checkpoint of `checkpoint`'s model with its FiLM factorised to `rank`."""
+    src = read_weights(checkpoint, "acoustic")
+    if src.config.get("film_rank"):
+        raise SystemExit(f"{checkpoint}: FiLM is already rank {src.config['film_rank']}")
+    model = AcousticModel(**dict(src.config, film_rank=rank))
+    load_initial(model, src.config, src.weights, torch.from_numpy(embeddings))
+    return {"config": model.config, "step": src.step, "model": half_weights(model.state_dict())}
 
 
 def main():
@@ -42,6 +39,9 @@ def main():
     ap.add_argument("--rank", type=int, default=64)
     ap.add_argument("-o", "--out", required=True, type=Path)
     a = ap.parse_args()
+    for name, path in (("--checkpoint", a.checkpoint), ("--cache", Path(a.cache))):
+        if not path.is_file():
+            ap.error(f"{name} {path}: not found")
     emb = FeatureCache(a.cache).emb
     out = factorize(a.checkpoint, emb[np.isfinite(emb).all(axis=1)].astype(np.float32), a.rank)
     tmp = a.out.with_suffix(".tmp")

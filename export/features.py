@@ -14,10 +14,14 @@ class LogMel(nn.Module):
         self.register_buffer("fb", torch.from_numpy(mel_filterbank(params).copy()))
         self.register_buffer("window", torch.from_numpy(analysis_window(params).copy()))
 
+    def spectrum(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav (B, L) -> complex STFT (B, bins, frames), frames = L // hop + 1 (centred)."""
+        return torch.stft(wav, self.p.n_fft, self.p.hop_length, window=self.window,
+                          center=True, pad_mode="reflect", return_complex=True)
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """wav (B, L) -> (B, frames, n_mels), frames = L // hop + 1."""
-        spec = torch.stft(wav, self.p.n_fft, self.p.hop_length, window=self.window,
-                          center=True, pad_mode="reflect", return_complex=True).abs()
+        """wav (B, L) -> (B, frames, n_mels)."""
+        spec = self.spectrum(wav).abs()
         return torch.log(torch.clamp(torch.einsum("mf,bft->btm", self.fb, spec), min=LOG_FLOOR))
 
 

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgevc.export.checkpoint_io import DEFAULT_SPEAKER
+from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, half_weights
 from edgevc.export.prepare import FeatureCache
 
 
 def release_run(run: Path, key: str, dst: Path) -> None:
     state = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
-    # fp16 halves what the repository and the wheel carry; export loads it back as fp32.
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in state["model"][key].items()}
-    out = {"config": state["config"][key], "step": state["step"], "model": weights}
+    out = {"config": state["config"][key], "step": state["step"],
+           "model": half_weights(state["model"][key])}
     tmp = dst.with_suffix(".tmp")
     torch.save(out, tmp)
     tmp.replace(dst)

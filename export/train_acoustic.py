@@ -23,6 +23,7 @@ import torch
 from torch.nn import functional as F
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
+from edgevc.export.checkpoint_io import read_weights
 from edgevc.export.heldout import text_key
 from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
 from edgevc.export.pitch import phoneme_average
@@ -138,16 +139,8 @@ def log_validation(path, step: int, values) -> None:
     log.info("step %d validation: mel %.4f dur %.4f pitch %.4f energy %.4f", step, *values)
 
 
-def initial_weights(path: str) -> tuple[dict, dict]:
-    """(config, state dict) from a release checkpoint or a training run's last.pt."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if "optim" in state:  # a run's last.pt
-        return state["config"]["acoustic"], state["model"]["acoustic"]
-    return state["config"], state["model"]
-
-
 def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) -> None:
-    weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    """Load `weights` (made with `config`), factorising a full-rank FiLM to the model's rank."""
     rank = model.config["film_rank"]
     if rank and not config.get("film_rank"):
         weights = low_rank_film_state(weights, rank, embeddings)
@@ -179,16 +172,17 @@ def main():
     log.info("%d utterances train, %d validate", len(ok), len(val))
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     run = Run(a.run)
-    init = None if run.ckpt.exists() or not a.init else initial_weights(a.init)
+    init = None if run.ckpt.exists() or not a.init else read_weights(a.init, "acoustic")
     default = {"dim": a.dim, "hidden": 3 * a.dim, "variance": not a.no_variance}
     if init is not None:
-        default = dict(init[0])
+        default = dict(init.config)
     default["film_rank"] = a.film_rank
     config = saved_config(run, "acoustic", default)
     model = AcousticModel(**config).to(dev)
     variance = bool(config.get("variance"))
     if init is not None:
-        load_initial(model, *init, torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
+        load_initial(model, init.config, init.weights,
+                     torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
     targets = VarianceTargets(cache, durs, ok + val) if variance else None
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)

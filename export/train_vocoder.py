@@ -24,6 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from edgevc.audio.params import SYNTH_MEL
+from edgevc.export.checkpoint_io import read_weights
 from edgevc.export.features import LogMel, istft
 from edgevc.export.models.discriminators import Discriminators, d_loss, feature_loss, g_loss
 from edgevc.export.models.vocoder import Vocoder
@@ -50,13 +51,12 @@ def anti_wrap(x: torch.Tensor) -> torch.Tensor:
     return torch.abs(x - 2 * math.pi * torch.round(x / (2 * math.pi)))
 
 
-def phase_loss(phase_hat, wav, window, params=SYNTH_MEL):
+def phase_loss(phase_hat, wav, mel_fn: LogMel):
     """Instantaneous phase, group delay (difference along frequency) and instantaneous
     frequency (difference along time) against the STFT of `wav`, anti-wrapped and weighted
     by its magnitude, so that silent bins, whose phase is noise, do not count.
-    phase_hat (B, T, bins); frames as LogMel's (centred)."""
-    spec = torch.stft(wav, params.n_fft, params.hop_length, window=window, center=True,
-                      pad_mode="reflect", return_complex=True).transpose(1, 2)[:, :phase_hat.shape[1]]
+    phase_hat (B, T, bins), framed like `mel_fn`."""
+    spec = mel_fn.spectrum(wav).transpose(1, 2)[:, :phase_hat.shape[1]]
     phase, w = torch.angle(spec), spec.abs()
     w = w / (w.mean() + 1e-8)
     ip = (anti_wrap(phase_hat - phase) * w).mean()
@@ -103,9 +103,9 @@ def main():
     sampler = SegmentSampler(cache, a.frames)
     run = Run(a.run)
     if a.init and not run.ckpt.exists():
-        state = torch.load(a.init, map_location="cpu", weights_only=True)
-        gen = Vocoder(**state["config"])
-        gen.load_state_dict({k: v.float() for k, v in state["model"].items()})
+        init = read_weights(a.init, "vocoder")
+        gen = Vocoder(**init.config)
+        gen.load_state_dict(init.weights)
         gen = gen.to(dev)
     else:
         gen = Vocoder(**saved_config(run, "vocoder", dict(dim=a.dim, hidden=3 * a.dim,
@@ -127,7 +127,7 @@ def main():
         loss = 45 * mel_loss + 10 * stft_loss(y_hat, wav)
         values = {"mel": mel_loss.item()}
         if a.phase_weight:
-            ph_loss = phase_loss(phase, wav, mel_fn.window)
+            ph_loss = phase_loss(phase, wav, mel_fn)
             loss = loss + a.phase_weight * ph_loss
             values["phase"] = ph_loss.item()
         if progress.n >= a.gan_start:

@@ -52,16 +52,20 @@ def analysis_window(params: MelParams) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def stft_magnitude(wav: np.ndarray, params: MelParams) -> np.ndarray:
-    """|STFT|, shape (frames, n_fft // 2 + 1); frames = len(wav) // hop + 1 (centred)."""
+def stft(wav: np.ndarray, params: MelParams) -> np.ndarray:
+    """Complex STFT, shape (frames, n_fft // 2 + 1); frames = len(wav) // hop + 1 (centred)."""
     wav = np.asarray(wav, dtype=np.float32)
     half = params.n_fft // 2
     mode = "reflect" if len(wav) > half else "constant"
     padded = np.pad(wav, (half, half), mode=mode)
     n_frames = 1 + (len(padded) - params.n_fft) // params.hop_length
     idx = np.arange(params.n_fft)[None, :] + params.hop_length * np.arange(n_frames)[:, None]
-    frames = padded[idx] * analysis_window(params)
-    return np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32)
+    return np.fft.rfft(padded[idx] * analysis_window(params), axis=1)
+
+
+def stft_magnitude(wav: np.ndarray, params: MelParams) -> np.ndarray:
+    """|STFT|, shape (frames, n_fft // 2 + 1)."""
+    return np.abs(stft(wav, params)).astype(np.float32)
 
 
 def log_mel(wav: np.ndarray, params: MelParams) -> np.ndarray:

@@ -70,35 +70,33 @@ class Synthesizer:
     def load_speaker(self, path) -> np.ndarray:
         return load_speaker(path, self.bundle.embedding_dim)
 
+    def _speakable(self, text: str) -> Iterator[Sentence]:
+        """Sentences of `text`, phonemized as they are asked for; InputError when it is empty
+        or yields none."""
+        if not text or not text.strip():
+            raise InputError("text is empty")
+        spoken = False
+        for sent in self.front.iter_sentences(text):
+            spoken = True
+            yield sent
+        if not spoken:
+            raise InputError(f"text has nothing speakable: {text[:60]!r}")
+
     def check_text(self, text: str) -> None:
         """Raise InputError unless `text` has something to speak; reads only as far as its
         first speakable sentence."""
-        if not text or not text.strip():
-            raise InputError("text is empty")
-        if next(self.front.iter_sentences(text), None) is None:
-            raise InputError(f"text has nothing speakable: {text[:60]!r}")
+        next(self._speakable(text))
 
     def sentences(self, text: str) -> list[Sentence]:
-        if not text or not text.strip():
-            raise InputError("text is empty")
-        sents = self.front.sentences(text)
-        if not sents:
-            raise InputError(f"text has nothing speakable: {text[:60]!r}")
-        return sents
+        return list(self._speakable(text))
 
     def stream(self, text: str, speaker: np.ndarray | None = None,
                length_scale: float = 1.0) -> Iterator[np.ndarray]:
         """Audio chunks for `text`, sentence by sentence; each sentence is phonemized when its
         turn comes, so memory and the wait for first audio do not grow with the text."""
-        if not text or not text.strip():
-            raise InputError("text is empty")
         spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
-        spoken = False
-        for sent in self.front.iter_sentences(text):
-            spoken = True
+        for sent in self._speakable(text):
             yield from self._sentence(sent, spk, length_scale)
-        if not spoken:
-            raise InputError(f"text has nothing speakable: {text[:60]!r}")
 
     def synthesize(self, text: str, speaker: np.ndarray | None = None,
                    length_scale: float = 1.0) -> np.ndarray:

@@ -104,7 +104,8 @@ def low_rank_film_state(full: dict, rank: int, embeddings: torch.Tensor) -> dict
     speaker embeddings actually lie (reduced-rank regression): per stack, the blocks' FiLM
     outputs Y = E W^T over `embeddings` E are projected on their top-`rank` right singular
     vectors V, so the shared projection is V^T W and each block maps back with its rows of V.
-    The caller fine-tunes from there."""
+    Exact for embeddings in a span of at most `rank` dimensions; used as is (factorize_film)
+    or as the start of a fine-tune (train_acoustic --init)."""
     out = {k: v for k, v in full.items() if ".film." not in k}
     E = embeddings.float()
     for stack in ("encoder", "decoder"):
