@@ -8,12 +8,13 @@ own STFT, weighted by its magnitude); after --gan-start steps least-squares adve
 and feature-matching losses against period and resolution discriminators. Resumes from
 RUN/last.pt; `--init` starts a new run from a release checkpoint.
 
-The phase is where this vocoder loses (benchmarks/copy_synthesis.py): on held-out
-recordings DNSMOS OVRL is 3.11 real, 2.31 through the vocoder, 2.86 with the vocoder's
-magnitude and the true phase. Magnitude losses leave the phase free; the phase losses did
-not fix it on a CPU budget (1,400 fine-tuning steps at weight 10: 2.26, loss 3.9 -> 3.5),
-and adversarial training, which is how HiFi-GAN and Vocos get their phase, costs ~3 s per
-step (batch 8 x 32 frames) on one CPU thread: a GPU job.
+The phase is where this vocoder loses (benchmarks/results/copy_synthesis.md, 20 held-out
+recordings): DNSMOS OVRL 3.04 real, 2.36 through the vocoder, 2.85 with the vocoder's
+magnitude and the true phase. Magnitude losses leave the phase free. In session 3's
+fine-tunes, judged on 8 of those recordings (baseline 2.33), neither the phase losses
+(1,400 steps at weight 10: 2.26) nor 1,000 adversarial steps (2.27) helped; adversarial
+training, which is how HiFi-GAN and Vocos get their phase, costs ~3 s per step (batch
+8 x 32 frames) on one CPU thread: a GPU job.
 """
 
 import logging

@@ -53,9 +53,9 @@ FALLBACK_PROFILE = "generic-x86"
 # Chunks after the first double up to this many frames (1 s of audio): each chunk recomputes
 # its models' receptive radius of context (42 + 21 frames), which small chunks pay for
 # several times over, and only the first chunk decides how soon audio starts. Larger caps
-# buy little more speed and cost memory. Measured on a 2-core x86, 1 thread, with caps of
-# 32 / 64 / 128: RTF 0.0093 / 0.0069 / 0.0061; peak RSS of `edgevc speak` over 10,000 words
-# 91.5 / 92.6 / 95.4 MiB.
+# buy little more speed and cost memory (benchmarks/results/speed.md, 2-core x86, 1 thread,
+# caps 32 / 64 / 128: RTF 0.008 / 0.006 / 0.005; peak RSS of `edgevc speak` over 10,000
+# words 89.7 / 91.0 / 93.9 MiB).
 DEFAULT_MAX_CHUNK_FRAMES = 64
 _NO_DEFAULT = object()
 
