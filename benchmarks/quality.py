@@ -122,6 +122,8 @@ def main() -> None:
                     help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
                          "trained on, not the bundle's student encoder (tells encoder error from "
                          "acoustic-model error; needs resemblyzer)")
+    ap.add_argument("--phase", choices=("excitation", "vocoder"),
+                    help="where the waveform's phase comes from (default: the bundle's choice)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
@@ -131,7 +133,7 @@ def main() -> None:
     judges = Judges()
     bundle = Bundle.load(args.bundle)
     profile = load_profile("generic-x86")
-    synth = Synthesizer(bundle, profile)
+    synth = Synthesizer(bundle, profile, args.phase)
     systems = []
     real = judge_real(judges, args.real, 5 if args.quick else 20) if args.real else None
     default, embs = synth_system(judges, synth, "edgevc default voice", sentences)
@@ -199,13 +201,15 @@ def main() -> None:
     res = {"command": shlex.join(["python", *sys.argv]),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
+           "phase": synth.phase,
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:
         system.pop("centroid", None)
     md = table(res)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "quality.md").write_text(f"# edgevc quality\n\n`{res['command']}`, {res['date']}\n\n{md}")
+    (args.out / "quality.md").write_text(f"# edgevc quality\n\n`{res['command']}`, {res['date']}, "
+                                         f"phase: {synth.phase}\n\n{md}")
     log.info("wrote %s and %s", args.out / "quality.json", args.out / "quality.md")
     print(md, end="")
 

@@ -87,9 +87,9 @@ class StageTimer:
         self.total = dict.fromkeys(ROLES, 0.0)
 
 
-def make_synth(bundle: Bundle, profile_name: str, threads: int) -> Synthesizer:
+def make_synth(bundle: Bundle, profile_name: str, threads: int, phase: str | None = None) -> Synthesizer:
     prof = dataclasses.replace(load_profile(profile_name), threads=threads)
-    return Synthesizer(bundle, prof)
+    return Synthesizer(bundle, prof, phase)
 
 
 def measure_rtf(synth: Synthesizer, runs: int, stages: StageTimer | None = None) -> dict:
@@ -143,7 +143,8 @@ def measure_first_audio(synth: Synthesizer, runs: int) -> dict:
 
 def speak_cmd(text: str, out: str, args) -> list[str]:
     cmd = [sys.executable, "-m", "edgevc", "speak", text, "--out", out, "--profile", args.profile]
-    return cmd + (["--bundle", str(args.bundle)] if args.bundle else [])
+    return (cmd + (["--bundle", str(args.bundle)] if args.bundle else [])
+            + (["--phase", args.phase] if args.phase else []))
 
 
 def measure_cold_start(args, runs: int) -> dict:
@@ -206,9 +207,14 @@ def context(args, bundle: Bundle) -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), platform.processor() or platform.machine())
     s = bundle.summary()
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
+                  if line.startswith(("flags", "Features"))), [])
     return {"command": shlex.join(["python", *sys.argv]),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),
+            # int8 GEMM kernels differ: VNNI / ARM dot product, or AVX2's saturating VPMADDUBSW
+            "int8_dot_product": sorted(f for f in flags if "vnni" in f or f in ("asimddp", "i8mm")),
+            "phase": args.phase or bundle.phase,
             "onnxruntime": onnxruntime.__version__, "edgevc": edgevc.__version__,
             "profile": args.profile, "bundle": s["path"],
             "precision": {r: m["precision"] for r, m in s["models"].items()},
@@ -263,6 +269,8 @@ def main() -> None:
                     help="words in the long memory run (default 10,000)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke check: 2 runs, no long memory run")
+    ap.add_argument("--phase", choices=("vocoder", "excitation"),
+                    help="phase method to time (default: the bundle's)")
     args = ap.parse_args()
     runs = args.runs or (2 if args.quick else 5)
     if runs < 1:
@@ -273,7 +281,7 @@ def main() -> None:
     res = {"context": context(args, bundle)}
     for th in (1, 2):
         log.info("real-time factor, %d thread(s), %d runs", th, runs)
-        synth = make_synth(bundle, args.profile, th)
+        synth = make_synth(bundle, args.profile, th, args.phase)
         stages = StageTimer(synth) if th == 1 else None
         res[f"rtf_{th}_thread"] = measure_rtf(synth, runs, stages)
         if th == 1:
@@ -283,8 +291,8 @@ def main() -> None:
     if args.compare:
         other = Bundle.load(args.compare)
         log.info("speed-up against %s, %d interleaved runs", args.compare, runs)
-        res["compare"] = measure_speedup(make_synth(bundle, args.profile, 1),
-                                         make_synth(other, args.profile, 1), runs)
+        res["compare"] = measure_speedup(make_synth(bundle, args.profile, 1, args.phase),
+                                         make_synth(other, args.profile, 1, args.phase), runs)
         res["compare"].update(bundle=str(args.compare), precision={
             r: m["precision"] for r, m in other.summary()["models"].items()})
     cold_runs = 2 if args.quick else 3

@@ -113,10 +113,14 @@ _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml
 @click.option("--frames-per-buffer", type=click.IntRange(16, 65536), metavar="N",
               help="Audio frames per buffer and per write (default: the profile's "
                    "audio.frames_per_buffer).")
+@click.option("--phase", type=click.Choice(["vocoder", "excitation"]),
+              help="Where the waveform's phase comes from: the vocoder's own output, or an "
+                   "excitation matched to its spectra (cleaner sound, but fewer words "
+                   "understood with the shipped models). Default: the bundle's choice.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print timing, buffer and underrun figures as JSON.")
 def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_name,
-          frames_per_buffer, as_json):
+          frames_per_buffer, phase, as_json):
     """Speak TEXT ('-' reads standard input, line by line as it arrives).
 
     \b
@@ -142,7 +146,7 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
     t0 = time.perf_counter()
     profile = _profile(profile_name)
     bundle = Bundle.load(bundle_dir)
-    synth = Synthesizer(bundle, profile)
+    synth = Synthesizer(bundle, profile, phase)
     spk = synth.load_speaker(speaker) if speaker else None
     if text == "-":
         lines = _stdin_lines()
@@ -168,6 +172,7 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
             "first_audio_seconds": stats.first_audio_latency_s,
             "underruns": stats.underruns, "peak_buffer_samples": stats.peak_buffer_fill,
             "buffer_samples": stats.buffer_capacity, "profile": profile.name,
+            "phase": synth.phase,
             "providers": {r: s.provider for r, s in synth.sessions.items()},
             "out": out,
         }))
@@ -221,17 +226,22 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
               help="onnx: ONNX graphs only. tflite: also TFLite at the --quantize precision. "
                    "all: also TFLite int8 and fp16. ONNX stays as the fallback; TFLite needs "
                    "edgevc[tflite] and builds a converter venv on first use (minutes).")
-@click.option("--judge", type=click.IntRange(0, 12), default=12, show_default=True, metavar="N",
+@click.option("--judge", type=click.IntRange(0, 24), default=24, show_default=True, metavar="N",
               help="Speak N fixed sentences with the quantized and the fp32 chain and compare "
                    "WER, speaker similarity and DNSMOS (needs edgevc[eval]; skipped and noted "
                    "in the manifest without it). The export fails past the limits. 0: off.")
 @click.option("--tflite-env", type=click.Path(file_okay=False),
               help="Converter venv to use or create (default: ~/.cache/edgevc/tflite-venv).")
+@click.option("--phase", type=click.Choice(["vocoder", "excitation"]), default="vocoder",
+              show_default=True,
+              help="The bundle's default phase (`edgevc speak --phase` overrides it). "
+                   "excitation needs voicing.json among the checkpoints: cleaner sound "
+                   "(DNSMOS), but the shipped models lose words with it (see README).")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing bundle folder (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, out, force, as_json):
+def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, out, force, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
     Exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
@@ -247,7 +257,8 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, out, 
     except ImportError as e:
         raise EdgevcError(f"export needs the host toolchain: pip install 'edgevc[export]' ({e})")
     manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
-                            progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge)
+                            progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge,
+                            phase=phase)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:

@@ -20,6 +20,7 @@ import onnxruntime as ort
 from tqdm import tqdm
 
 import edgevc
+from edgevc.audio.excitation import VoicingModel
 from edgevc.audio.features import log_mel
 from edgevc.audio.io import load_audio
 from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
@@ -28,12 +29,13 @@ from edgevc.errors import EdgevcError, InputError
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
 from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.onnx_export import export_all, torch_reference
-from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, Bundle, sha256_file
+from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, PHASE_METHODS, Bundle, sha256_file
 from edgevc.runtime.speaker import load_speaker
 from edgevc.text import Lexicon, TextFrontEnd
 from edgevc.text.symbols import SYMBOLS
 
 log = logging.getLogger(__name__)
+VOICING = "voicing.json"  # in the checkpoints folder: the excitation phase's voicing model
 
 # Largest change quantization may cause before a model stays in float (vocoder) or the
 # export fails (the others). Measured on calibration inputs against the float graph.
@@ -145,6 +147,24 @@ def _judge(role, ref_outs, new_outs):
     return {"metric": metric, "value": round(value, 5), "limit": limit}, _exceeds(role, value)
 
 
+def load_phase(ckpt_dir: Path, method: str = "vocoder") -> dict:
+    """The manifest's phase section: the default `method`, and the voicing model the
+    excitation phase needs when the checkpoints have one (`voicing.json`, from
+    export/train_voicing.py)."""
+    path = ckpt_dir / VOICING
+    if not path.is_file():
+        if method == "excitation":
+            raise InputError(f"--phase excitation: no {VOICING} in {ckpt_dir} "
+                             f"(python -m edgevc.export.train_voicing makes one)")
+        return {"method": method}
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        model = VoicingModel.from_dict(d, SYNTH_MEL.n_mels)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise InputError(f"voicing model {path}: unreadable ({type(e).__name__}: {e})") from None
+    return {"method": method, "voicing": {**model.to_dict(), "report": d.get("report", {})}}
+
+
 def _read_calibration_audio(folder: Path | None):
     if folder is None:
         return []
@@ -157,13 +177,16 @@ def _read_calibration_audio(folder: Path | None):
 def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Path | None = None,
                  calibration: str | Path | None = None, force: bool = True,
                  progress: bool = True, fmt: str = "onnx",
-                 tflite_env: str | Path | None = None, judge: int = 0) -> dict:
+                 tflite_env: str | Path | None = None, judge: int = 0,
+                 phase: str = "vocoder") -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
     them through WER/SECS/DNSMOS (export/judged_check.py); past a limit the export fails."""
     if quantize not in ("int8", "fp16", "none"):
         raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
+    if phase not in PHASE_METHODS:
+        raise InputError(f"--phase {phase}: must be one of {', '.join(PHASE_METHODS)}")
     from edgevc.export import tflite_export
     if fmt not in tflite_export.FORMATS:
         raise InputError(f"--format {fmt}: must be one of {', '.join(tflite_export.FORMATS)}")
@@ -192,6 +215,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     if g2p:
         ckpt_info["g2p"] = g2p[1]
     default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
+    phase_section = load_phase(ckpt_dir, phase)
     cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
     stages.update()
 
@@ -294,6 +318,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
             "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in graphs.items()},
             "lexicon": "lexicon.txt.gz",
             "default_speaker": "default_speaker.npy",
+            "phase": phase_section,
             "quantization": {"mode": quantize, "checks": quant, "export_checks": export_check,
                              **({"tflite_checks": tflite_checks} if tflite_checks else {})},
             "checkpoints": ckpt_info,

@@ -110,8 +110,10 @@ def quantize_dynamic_int8(src: Path, dst: Path) -> None:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         attention = [n.name for n in onnx.load(str(pre)).graph.node
                      if re.fullmatch(r"/blocks\.\d+/MatMul(_1)?", n.name)]
+        # reduce_range: 7-bit weights, for x86 CPUs without VNNI (see quantize/int8.py)
         quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=attention)
+                         reduce_range=True, op_types_to_quantize=["MatMul"],
+                         nodes_to_exclude=attention)
 
 
 def export_g2p(model: G2PModel, out: Path, quantize: str,

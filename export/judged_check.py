@@ -33,6 +33,20 @@ SENTENCES = [
     "Flight 208 to Boston now boards at gate 14.",
     "Thank you for waiting; an agent will be with you shortly.",
     "The package weighs 3.2 kg and arrives in two days.",
+    # 12 more: with 12 sentences (about 130 words) two words flipped by chance moved WER
+    # by 1.4 points, past the 1-point limit; 24 halve that noise.
+    "Your prescription will be ready after 4:30 this afternoon.",
+    "The museum charges $12 for adults and $6 for children.",
+    "Mr. Brown called twice about the invoice from March 2nd.",
+    "Keep the door closed so the cat does not get out.",
+    "Bus 47 runs every 20 minutes until midnight.",
+    "Our office is on the 3rd floor, next to the elevator.",
+    "Remember to water the plants while we are away.",
+    "The battery is at 15%; please plug in the charger.",
+    "Mrs. Garcia won first prize in the baking contest.",
+    "The train to Chicago leaves from platform 9 at 6:05.",
+    "Please speak slowly and clearly after the tone.",
+    "Add two cups of flour and a pinch of salt.",
 ]
 
 

@@ -6,7 +6,9 @@ Losses: log-mel L1 and multi-resolution STFT; with --phase-weight also anti-wrap
 losses (instantaneous phase, group delay, instantaneous frequency against the recording's
 own STFT, weighted by its magnitude); after --gan-start steps least-squares adversarial
 and feature-matching losses against period and resolution discriminators. Resumes from
-RUN/last.pt; `--init` starts a new run from a release checkpoint.
+RUN/last.pt; `--init` starts a new run from a release checkpoint. `--input-mels` (from
+edgevc.export.gta_mels) feeds the acoustic model's time-aligned mels instead of the
+recordings' own, with the recordings still the target: fine-tuning for synthesized speech.
 
 The phase is where this vocoder loses (benchmarks/results/copy_synthesis.md, 20 held-out
 recordings): DNSMOS OVRL 3.04 real, 2.36 through the vocoder, 2.85 with the vocoder's
@@ -66,9 +68,24 @@ def phase_loss(phase_hat, wav, mel_fn: LogMel):
     return ip + gd + iaf
 
 
+class InputMels:
+    """Mels to vocode instead of the recordings' own: `gta_mels`' output, frame-aligned with
+    the cache (the acoustic model's mels where there is text, the real ones elsewhere)."""
+
+    def __init__(self, path: str, cache: FeatureCache):
+        z = np.load(path, allow_pickle=False)
+        if not np.array_equal(z["utt"], cache.utt) or not np.array_equal(z["mel_off"], cache.z["mel_off"]):
+            raise SystemExit(f"{path}: input mels were made from a different cache")
+        self.mel, self.off = z["mel"], z["mel_off"]
+
+    def __call__(self, i: int, start: int, frames: int) -> np.ndarray:
+        return self.mel[self.off[i] + start:self.off[i] + start + frames].astype(np.float32)
+
+
 class SegmentSampler:
-    def __init__(self, cache: FeatureCache, frames: int, seed: int = 0):
-        self.cache, self.frames = cache, frames
+    def __init__(self, cache: FeatureCache, frames: int, seed: int = 0,
+                 input_mels: InputMels | None = None):
+        self.cache, self.frames, self.input_mels = cache, frames, input_mels
         lens = np.diff(cache.z["mel_off"])
         self.ok = np.nonzero(lens > frames + 1)[0]
         w = lens[self.ok].astype(np.float64)
@@ -76,15 +93,19 @@ class SegmentSampler:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int, gain_jitter: bool = True):
-        wavs = []
+        """Audio segments (B, frames * hop), and with input mels their (B, frames, n_mels)
+        segments (else None: the caller computes mels from the audio)."""
+        wavs, mels = [], []
         for i in self.rng.choice(self.ok, size=size, p=self.p):
             n = int(self.cache.z["mel_off"][i + 1] - self.cache.z["mel_off"][i])
             s = int(self.rng.integers(0, n - self.frames))
             wav = self.cache.wav(i)[s * HOP:(s + self.frames) * HOP]
-            if gain_jitter:  # loudness variety; mel is recomputed from the scaled audio
-                wav = wav * float(self.rng.uniform(0.3, 1.0))
-            wavs.append(wav)
-        return torch.from_numpy(np.stack(wavs))
+            gain = float(self.rng.uniform(0.3, 1.0)) if gain_jitter else 1.0
+            wavs.append(wav * gain)  # loudness variety
+            if self.input_mels is not None:  # a log-mel moves by log(gain) with the audio
+                mels.append((self.input_mels(i, s, self.frames) + np.log(gain)).astype(np.float32))
+        return (torch.from_numpy(np.stack(wavs)),
+                torch.from_numpy(np.stack(mels)) if mels else None)
 
 
 def main():
@@ -98,10 +119,13 @@ def main():
     ap.add_argument("--phase-weight", type=float, default=0.0,
                     help="weight of the phase losses (default 0: magnitude losses only)")
     ap.add_argument("--init", help="a new run starts from this release checkpoint's weights")
+    ap.add_argument("--input-mels", help="vocode these mels (from edgevc.export.gta_mels: the "
+                    "acoustic model's, aligned with the recordings) instead of the recordings' own")
     a = ap.parse_args()
     dev = setup(a)
     cache = FeatureCache(a.cache)
-    sampler = SegmentSampler(cache, a.frames)
+    sampler = SegmentSampler(cache, a.frames,
+                             input_mels=InputMels(a.input_mels, cache) if a.input_mels else None)
     run = Run(a.run)
     if a.init and not run.ckpt.exists():
         init = read_weights(a.init, "vocoder")
@@ -120,11 +144,12 @@ def main():
     progress = Progress(run, a.steps, step, "vocoder", save_every=a.save_every,
                         save=lambda n: run.save(n, modules, optims, {"vocoder": gen.config}))
     while progress.running:
-        wav = sampler.batch(a.batch).to(dev)
-        mel = mel_fn(wav)[:, : a.frames]
+        wav, input_mel = sampler.batch(a.batch)
+        wav = wav.to(dev)
+        mel = input_mel.to(dev) if input_mel is not None else mel_fn(wav)[:, : a.frames]
         logmag, phase = gen.polar(mel)
         y_hat = istft(*gen.to_complex(logmag, phase), wav.shape[1])
-        mel_loss = F.l1_loss(mel_fn(y_hat), mel_fn(wav))
+        mel_loss = F.l1_loss(mel_fn(y_hat), mel_fn(wav))  # against the recording's own mel
         loss = 45 * mel_loss + 10 * stft_loss(y_hat, wav)
         values = {"mel": mel_loss.item()}
         if a.phase_weight:

@@ -60,3 +60,29 @@ def test_malformed_manifest(copy):
     (copy / "manifest.json").write_text(json.dumps({"format": "edgevc-bundle", "format_version": 1}))
     with pytest.raises(InputError, match="malformed"):
         Bundle.load(copy)
+
+
+def _edit_phase(copy, phase):
+    m = json.loads((copy / "manifest.json").read_text())
+    m["phase"] = phase
+    (copy / "manifest.json").write_text(json.dumps(m))
+
+
+def test_phase_section_is_validated(copy):
+    _edit_phase(copy, {"method": "griffin-lim"})
+    with pytest.raises(InputError, match="phase method 'griffin-lim' is not one of"):
+        Bundle.load(copy)
+    _edit_phase(copy, {"method": "excitation"})
+    with pytest.raises(InputError, match="needs a voicing model"):
+        Bundle.load(copy)
+    _edit_phase(copy, {"method": "excitation", "voicing": {"weights": [1.0, 2.0], "bias": 0.0}})
+    with pytest.raises(InputError, match="malformed.*voicing weights"):
+        Bundle.load(copy)
+
+
+def test_a_bundle_without_a_phase_section_uses_the_vocoder_phase(copy):
+    m = json.loads((copy / "manifest.json").read_text())
+    m.pop("phase", None)
+    (copy / "manifest.json").write_text(json.dumps(m))
+    b = Bundle.load(copy)
+    assert b.phase == "vocoder" and b.voicing is None

@@ -34,6 +34,20 @@ def test_speak_writes_a_16k_wav_and_reports_json(tmp_path):
     assert np.abs(pcm).max() > 300
 
 
+def test_speak_phase_option(tmp_path):
+    """Both phase methods speak the same length; an unknown one is a usage error."""
+    lengths = {}
+    for phase in ("vocoder", "excitation"):
+        out = tmp_path / f"{phase}.wav"
+        res = run_cli("speak", "Good evening.", "--phase", phase, "--out", out, "--json")
+        assert res.returncode == 0, res.stderr.decode()
+        assert json.loads(res.stdout)["phase"] == phase
+        lengths[phase] = len(read_wav(out))
+    assert lengths["vocoder"] == lengths["excitation"] > 0
+    res = run_cli("speak", "Good evening.", "--phase", "random", "--out", tmp_path / "r.wav")
+    assert res.returncode == 2 and not (tmp_path / "r.wav").exists()
+
+
 def test_speak_raw_pcm_to_stdout_and_text_from_stdin():
     res = run_cli("speak", "-", "--out", "-", input=b"Hello there.\n\nGood night.\n")
     assert res.returncode == 0, res.stderr.decode()

@@ -1,4 +1,6 @@
 import dataclasses
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -95,3 +97,30 @@ def test_first_audio_does_not_wait_for_the_rest_of_the_text(bundle, monkeypatch)
     assert next(chunks).size > 0
     assert len(calls) == 1
     chunks.close()
+
+
+def test_the_excitation_phase_streams_like_the_vocoder_phase(float_bundle):
+    """Chunked equals whole with the excitation phase too, and it keeps the length."""
+    def synth(chunk, largest):
+        prof = dataclasses.replace(load_profile("generic-x86"), chunk_frames=chunk,
+                                   max_chunk_frames=max(chunk, largest))
+        return Synthesizer(float_bundle, prof, phase="excitation")
+    whole = synth(100000, 100000).synthesize(TEXT)
+    assert len(whole) == len(synth_with_chunk(float_bundle, 100000).synthesize(TEXT))
+    for chunk, largest in ((4, 16), (17, 256)):
+        chunks = list(synth(chunk, largest).stream(TEXT))
+        assert len(chunks) > 2
+        np.testing.assert_allclose(np.concatenate(chunks), whole, atol=1e-4)
+
+
+def test_phase_option_is_checked(bundle, tmp_path):
+    with pytest.raises(InputError, match="phase 'istft'"):
+        Synthesizer(bundle, load_profile("generic-x86"), phase="istft")
+    old = tmp_path / "old"
+    shutil.copytree(bundle.root, old)
+    manifest = old / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m.pop("phase", None)  # a bundle from before the excitation phase
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(InputError, match="has no voicing model"):
+        Synthesizer(Bundle.load(old), load_profile("generic-x86"), phase="excitation")

@@ -147,3 +147,32 @@ def test_prepare_augments_voices_as_new_speakers(tmp_path):
     build_cache([tmp_path / "text"], [tmp_path / "raw"], str(out), with_teacher=False,
                 augment=(0.9,), augment_all=True, heldout=HeldOut(speakers=["bob"]))
     assert sorted(FeatureCache(str(out)).spk) == ["ann", "ann", "ann~0.9", "ann~0.9"]
+
+
+def test_vocoder_sampler_pairs_input_mels_with_the_same_audio(tmp_path):
+    """--input-mels: each audio segment comes with the input mel rows of the same frames,
+    moved by the log of the segment's random gain, as the recording's own mel would be."""
+    pytest.importorskip("torch")
+    from edgevc.export.prepare import FeatureCache, build_cache
+    from edgevc.export.train_vocoder import HOP, InputMels, SegmentSampler
+
+    sr, t = 16000, np.arange(2 * 16000) / 16000
+    (tmp_path / "raw" / "ann").mkdir(parents=True)
+    sf.write(tmp_path / "raw" / "ann" / "r1.wav", (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), sr)
+    build_cache([], [tmp_path / "raw"], str(tmp_path / "c.npz"), with_teacher=False, heldout=HeldOut())
+    cache = FeatureCache(str(tmp_path / "c.npz"))
+    n = len(cache.mel(0))
+    marked = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 80), np.float32)  # row k holds k
+    np.savez(tmp_path / "gta.npz", utt=cache.utt, mel=marked.astype(np.float16), mel_off=cache.z["mel_off"])
+    sampler = SegmentSampler(cache, 16, input_mels=InputMels(str(tmp_path / "gta.npz"), cache))
+    wav, mel = sampler.batch(4)
+    full = cache.wav(0)
+    for w, m in zip(wav.numpy(), mel.numpy()):
+        gain = np.abs(w).max() / np.abs(full).max()
+        start = int(round(m[0, 0] - np.log(gain)))
+        np.testing.assert_allclose(m[:, 0] - np.log(gain), np.arange(start, start + 16), atol=0.05)
+        seg = full[start * HOP:(start + 16) * HOP]
+        np.testing.assert_allclose(w, seg * gain, atol=1e-4)
+    np.savez(tmp_path / "bad.npz", utt=cache.utt[:0], mel=marked, mel_off=np.array([0]))
+    with pytest.raises(SystemExit, match="different cache"):
+        InputMels(str(tmp_path / "bad.npz"), cache)

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 
+from edgevc.audio.excitation import VoicingModel
 from edgevc.audio.params import MelParams
 from edgevc.errors import InputError
 
@@ -18,6 +19,9 @@ FORMAT = "edgevc-bundle"
 FORMAT_VERSION = 1
 MODEL_ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
 MANIFEST = "manifest.json"
+# Where the waveform's phase comes from: the vocoder's own output, or an excitation signal
+# matched to its magnitudes (edgevc/audio/excitation.py; needs the manifest's voicing model).
+PHASE_METHODS = ("vocoder", "excitation")
 
 
 def default_bundle_dir() -> Path:
@@ -77,6 +81,8 @@ class Bundle:
     lexicon_path: Path
     default_speaker_path: Path
     g2p: ModelEntry | None = None   # optional: words outside the lexicon (else rule-based)
+    phase: str = "vocoder"          # default phase method, one of PHASE_METHODS
+    voicing: VoicingModel | None = None  # for the excitation phase
 
     @classmethod
     def load(cls, root: str | Path | None = None, verify: bool = True) -> "Bundle":
@@ -135,14 +141,21 @@ class Bundle:
         g = m["models"].get("g2p")
         g2p = ModelEntry("g2p", listed(g["file"]), g["precision"], 0) if g else None
         sf = m["speaker_features"]
+        synth_mel = MelParams(**m["audio"])
+        ph = m.get("phase", {"method": "vocoder"})
+        if ph["method"] not in PHASE_METHODS:
+            raise InputError(f"{where}: phase method {ph['method']!r} is not one of {', '.join(PHASE_METHODS)}")
+        voicing = VoicingModel.from_dict(ph["voicing"], synth_mel.n_mels) if "voicing" in ph else None
+        if ph["method"] == "excitation" and voicing is None:
+            raise InputError(f"{where}: phase method 'excitation' needs a voicing model in {MANIFEST}")
         return cls(
             root=root, manifest=m, models=models,
-            synth_mel=MelParams(**m["audio"]),
+            synth_mel=synth_mel,
             speaker_mel=MelParams(**{k: sf[k] for k in MelParams.__dataclass_fields__}),
             window_frames=int(sf["window_frames"]), window_hop=int(sf["window_hop"]),
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
-            g2p=g2p,
+            g2p=g2p, phase=ph["method"], voicing=voicing,
         )
 
     @property
@@ -164,5 +177,6 @@ class Bundle:
                        for r, e in [*self.models.items(), ("g2p", self.g2p)] if e is not None},
             "total_bytes": sum((self.root / f).stat().st_size for f in m["files"]),
             "quantization": m.get("quantization", {}),
+            "phase": self.phase,
             "training_data": m.get("training_data", []),
         }

@@ -5,6 +5,9 @@ model's receptive radius of context on both sides, so chunked audio equals whole
 audio. The first chunk is the profile's `chunk_frames`, so audio starts early; later chunks
 double up to `max_chunk_frames`, so the context recomputed at chunk edges costs little once
 playback has a lead (each chunk is synthesized while the previous, half as long, plays).
+
+The waveform's phase comes from the vocoder or from an excitation matched to the vocoder's
+magnitudes (edgevc/audio/excitation.py): the bundle names its default, `phase=` overrides.
 """
 
 import logging
@@ -12,10 +15,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from edgevc.audio.excitation import ExcitationPhase
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.errors import InputError
 from edgevc.runtime.backends import create_session
-from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.profiles import DeviceProfile, detect_profile
 from edgevc.runtime.speaker import load_speaker
 from edgevc.text import G2P, Lexicon, Sentence, TextFrontEnd
@@ -46,8 +50,14 @@ def chunked(run, x: np.ndarray, start: int, end: int, radius: int):
 class Synthesizer:
     """Load a bundle once; then `stream(text, speaker)` yields float32 audio chunks."""
 
-    def __init__(self, bundle: Bundle | None = None, profile: DeviceProfile | None = None):
+    def __init__(self, bundle: Bundle | None = None, profile: DeviceProfile | None = None,
+                 phase: str | None = None):
         self.bundle = bundle or Bundle.load()
+        self.phase = phase or self.bundle.phase
+        if self.phase not in PHASE_METHODS:
+            raise InputError(f"phase {self.phase!r}: must be one of {', '.join(PHASE_METHODS)}")
+        if self.phase == "excitation" and self.bundle.voicing is None:
+            raise InputError(f"phase 'excitation': bundle {self.bundle.root} has no voicing model")
         self.profile = profile or detect_profile()
         p = self.profile
         fp16 = p.precision == "fp16"
@@ -124,6 +134,8 @@ class Synthesizer:
         mel = np.empty((T, self.bundle.synth_mel.n_mels), np.float32)
         mel_done = 0
         istft = StreamingISTFT(self.bundle.synth_mel)
+        excitation = (ExcitationPhase(self.bundle.synth_mel, self.bundle.voicing)
+                      if self.phase == "excitation" else None)
         for s, e in chunk_bounds(T, self.profile.chunk_frames, self.profile.max_chunk_frames):
             need = min(T, e + self.r_voc)
             if mel_done < need:  # decode up to what this vocoder chunk reads, and one chunk on
@@ -131,9 +143,12 @@ class Synthesizer:
                 mel[mel_done:m_end] = chunked(decode, frames, mel_done, m_end, self.r_dec)
                 mel_done = m_end
             real, imag = chunked(vocode, mel, s, e, self.r_voc)
+            if excitation is not None:
+                real, imag = excitation.push(real, imag)
             out = istft.push(real, imag)
             if len(out):
                 yield out
-        tail = istft.finish()
+        tail = istft.finish() if excitation is None else np.concatenate(
+            [istft.push(*excitation.finish()), istft.finish()])
         if len(tail):
             yield tail
