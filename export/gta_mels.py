@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from edgevc.errors import InputError
 from edgevc.export.checkpoint_io import load_model, shipped_dir
 from edgevc.export.models.acoustic import expand
 from edgevc.export.prepare import FeatureCache
@@ -53,9 +54,15 @@ def main() -> None:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(a.threads)
+    for name, path in (("cache", a.cache), ("durations", a.durations)):
+        if not Path(path).is_file():
+            raise SystemExit(f"error: {name} {path}: not found")
+    try:
+        model, _ = load_model(a.acoustic.parent, a.acoustic.stem)
+    except InputError as e:
+        raise SystemExit(f"error: {e}") from None
     cache = FeatureCache(a.cache)
     durs = load_durations(a.durations, cache)
-    model, _ = load_model(a.acoustic.parent, a.acoustic.stem)
     usable = [i for i in range(len(cache)) if cache.has_text(i) and len(durs[i]) == len(cache.ids(i))
               and int(durs[i].sum()) == len(cache.mel(i))]
     targets = VarianceTargets(cache, durs, usable) if model.config.get("variance") else None

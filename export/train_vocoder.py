@@ -73,7 +73,12 @@ class InputMels:
     the cache (the acoustic model's mels where there is text, the real ones elsewhere)."""
 
     def __init__(self, path: str, cache: FeatureCache):
-        z = np.load(path, allow_pickle=False)
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: input mels {path}: unreadable ({e})") from None
+        if not {"utt", "mel", "mel_off"} <= set(z.files):
+            raise SystemExit(f"error: input mels {path}: not made by edgevc.export.gta_mels")
         if not np.array_equal(z["utt"], cache.utt) or not np.array_equal(z["mel_off"], cache.z["mel_off"]):
             raise SystemExit(f"{path}: input mels were made from a different cache")
         self.mel, self.off = z["mel"], z["mel_off"]
