@@ -4,6 +4,7 @@
 
 Targets are the teacher's embeddings of 1.6 s windows (stored by `prepare`); the student
 sees the runtime's own 40-band log-mel of the same audio. No labels needed. Loss: 1 - cos.
+Resumes from RUN/last.pt; `--init` starts a new run from a release checkpoint.
 """
 
 import logging
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from edgevc.audio.features import log_mel
 from edgevc.audio.params import SPEAKER_MEL, SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
+from edgevc.export.checkpoint_io import read_weights
 from edgevc.export.models.speaker_encoder import SpeakerEncoder
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
@@ -50,13 +52,17 @@ class WindowSet:
 def main():
     ap = arg_parser(__doc__, steps=4000, lr=2e-3)
     ap.add_argument("--batch", type=int, default=64, help="windows per batch")
+    ap.add_argument("--init", help="a new run starts from this release checkpoint's weights")
     a = ap.parse_args()
     dev = setup(a)
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
     run = Run(a.run)
-    config = saved_config(run, "speaker_encoder", {"pooling": "attentive"})
+    init = read_weights(a.init, "speaker_encoder") if a.init and not run.ckpt.exists() else None
+    config = init.config if init else saved_config(run, "speaker_encoder", {"pooling": "attentive"})
     model = SpeakerEncoder(**config).to(dev)
+    if init:
+        model.load_state_dict(init.weights)
     opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
     sched = warmup_then_decay(opt, 200, a.steps, 0.05)
     step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
