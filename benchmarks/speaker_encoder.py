@@ -100,8 +100,8 @@ def main():
     embs = {"teacher (GE2E)": windows_mean(teacher_windows),
             "student, int8 ONNX (bundle)": windows_mean(enroller.embed_wav)}
     if a.checkpoint:
-        from edgevc.export.checkpoint_io import load_model
-        model = load_model(a.checkpoint.parent, "speaker_encoder")[0].eval()
+        from edgevc.export.checkpoint_io import load_model_file
+        model = load_model_file(a.checkpoint, "speaker_encoder")[0]
 
         def student_windows(wav):
             with torch.no_grad():

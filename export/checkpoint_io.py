@@ -22,6 +22,15 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     """Build model `name` from `folder/name.pt`; one clear error when it is missing or does
     not fit this edgevc's model definition."""
     path = Path(folder) / f"{name}.pt"
+    model, step, config = load_model_file(path, name)
+    return model, {"file": path.name, "step": step, "config": config}
+
+
+def load_model_file(path: str | Path, name: str) -> tuple[torch.nn.Module, int, dict]:
+    """Model `name` (a key of MODELS) in eval mode, its step and config, from a checkpoint
+    file of any name: a release file or a training run's last.pt. InputError in one line
+    when the file is missing or does not fit this edgevc's model definition."""
+    path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path}: not found")
     try:
@@ -33,7 +42,15 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     except Exception as e:  # unpickling refused, missing keys, shape mismatch, bad config
         raise InputError(f"checkpoint {path}: incompatible with this edgevc "
                          f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-    return model.eval(), {"file": path.name, "step": w.step, "config": w.config}
+    return model.eval(), w.step, w.config
+
+
+def load_model_or_exit(path: str | Path, name: str) -> torch.nn.Module:
+    """load_model_file for command-line tools: the error as one line and exit status 1."""
+    try:
+        return load_model_file(path, name)[0]
+    except InputError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 class Weights(NamedTuple):

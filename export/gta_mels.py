@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from edgevc.errors import InputError
-from edgevc.export.checkpoint_io import load_model, shipped_dir
+from edgevc.export.checkpoint_io import load_model_or_exit, shipped_dir
 from edgevc.export.models.acoustic import expand
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.train_acoustic import VarianceTargets, load_durations
@@ -57,10 +56,7 @@ def main() -> None:
     for name, path in (("cache", a.cache), ("durations", a.durations)):
         if not Path(path).is_file():
             raise SystemExit(f"error: {name} {path}: not found")
-    try:
-        model, _ = load_model(a.acoustic.parent, a.acoustic.stem)
-    except InputError as e:
-        raise SystemExit(f"error: {e}") from None
+    model = load_model_or_exit(a.acoustic, "acoustic")
     cache = FeatureCache(a.cache)
     durs = load_durations(a.durations, cache)
     usable = [i for i in range(len(cache)) if cache.has_text(i) and len(durs[i]) == len(cache.ids(i))

@@ -22,8 +22,7 @@ import torch
 from edgevc.audio.excitation import VoicingModel, cepstral_f0, voicing_features
 from edgevc.audio.features import mel_filterbank
 from edgevc.audio.params import SYNTH_MEL
-from edgevc.errors import InputError
-from edgevc.export.checkpoint_io import load_model, shipped_dir
+from edgevc.export.checkpoint_io import load_model_or_exit, shipped_dir
 from edgevc.export.prepare import FeatureCache
 
 log = logging.getLogger(__name__)
@@ -76,10 +75,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     if not Path(a.cache).is_file():
         raise SystemExit(f"error: cache {a.cache}: not found")
-    try:
-        vocoder, _ = load_model(a.vocoder.parent, a.vocoder.stem)
-    except InputError as e:
-        raise SystemExit(f"error: {e}") from None
+    vocoder = load_model_or_exit(a.vocoder, "vocoder")
     cache = FeatureCache(a.cache)
     rng = np.random.default_rng(0)
     picked = rng.permutation(len(cache))[:a.utterances].tolist()
