@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from edgevc.audio.features import log_mel
 from edgevc.audio.params import SPEAKER_MEL, SPEAKER_WINDOW_FRAMES, SPEAKER_WINDOW_HOP
-from edgevc.export.checkpoint_io import read_weights
+from edgevc.export.checkpoint_io import load_model_or_exit
 from edgevc.export.models.speaker_encoder import SpeakerEncoder
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
@@ -58,11 +58,10 @@ def main():
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
     run = Run(a.run)
-    init = read_weights(a.init, "speaker_encoder") if a.init and not run.ckpt.exists() else None
-    config = init.config if init else saved_config(run, "speaker_encoder", {"pooling": "attentive"})
-    model = SpeakerEncoder(**config).to(dev)
-    if init:
-        model.load_state_dict(init.weights)
+    if a.init and not run.ckpt.exists():
+        model = load_model_or_exit(a.init, "speaker_encoder").train().to(dev)
+    else:
+        model = SpeakerEncoder(**saved_config(run, "speaker_encoder", {"pooling": "attentive"})).to(dev)
     opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
     sched = warmup_then_decay(opt, 200, a.steps, 0.05)
     step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})

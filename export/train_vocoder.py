@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from edgevc.audio.params import SYNTH_MEL
-from edgevc.export.checkpoint_io import read_weights
+from edgevc.export.checkpoint_io import load_model_or_exit
 from edgevc.export.features import LogMel, istft
 from edgevc.export.models.discriminators import Discriminators, d_loss, feature_loss, g_loss
 from edgevc.export.models.vocoder import Vocoder
@@ -80,7 +80,7 @@ class InputMels:
         if not {"utt", "mel", "mel_off"} <= set(z.files):
             raise SystemExit(f"error: input mels {path}: not made by edgevc.export.gta_mels")
         if not np.array_equal(z["utt"], cache.utt) or not np.array_equal(z["mel_off"], cache.z["mel_off"]):
-            raise SystemExit(f"{path}: input mels were made from a different cache")
+            raise SystemExit(f"error: input mels {path}: made from a different cache")
         self.mel, self.off = z["mel"], z["mel_off"]
 
     def __call__(self, i: int, start: int, frames: int) -> np.ndarray:
@@ -133,10 +133,7 @@ def main():
                              input_mels=InputMels(a.input_mels, cache) if a.input_mels else None)
     run = Run(a.run)
     if a.init and not run.ckpt.exists():
-        init = read_weights(a.init, "vocoder")
-        gen = Vocoder(**init.config)
-        gen.load_state_dict(init.weights)
-        gen = gen.to(dev)
+        gen = load_model_or_exit(a.init, "vocoder").train().to(dev)
     else:
         gen = Vocoder(**saved_config(run, "vocoder", dict(dim=a.dim, hidden=3 * a.dim,
                                                           layers=a.layers))).to(dev)

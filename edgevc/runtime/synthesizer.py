@@ -148,7 +148,10 @@ class Synthesizer:
             out = istft.push(real, imag)
             if len(out):
                 yield out
-        tail = istft.finish() if excitation is None else np.concatenate(
-            [istft.push(*excitation.finish()), istft.finish()])
+        if excitation is not None:  # the frames it still holds back
+            out = istft.push(*excitation.finish())
+            if len(out):
+                yield out
+        tail = istft.finish()
         if len(tail):
             yield tail
