@@ -237,20 +237,38 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
               help="The bundle's default phase (`edgevc speak --phase` overrides it). "
                    "excitation needs voicing.json among the checkpoints: cleaner sound "
                    "(DNSMOS), but the shipped models lose words with it (see README).")
+@click.option("--distill-data", type=click.Path(dir_okay=False, exists=True), metavar="CACHE.npz",
+              help="Feature cache (python -m edgevc.export.prepare) to distil students from "
+                   "when one is missing or older than its teacher (acoustic.pt beside "
+                   "acoustic_teacher.pt; speaker_encoder.pt from the GE2E teacher). The new "
+                   "student is written into the checkpoints folder first.")
+@click.option("--durations", type=click.Path(dir_okay=False, exists=True), metavar="DURATIONS.npz",
+              help="Aligner durations for that cache (train_aligner --extract); needed to "
+                   "distil the acoustic model.")
+@click.option("--distill-steps", type=click.IntRange(1), metavar="N",
+              help="Training steps per student distilled (default: acoustic 1200 from "
+                   "its old weights, 4000 when missing; speaker encoder 2500; about 1 "
+                   "step/s on one CPU core).")
+@click.option("--distill/--no-distill", default=True, show_default=True,
+              help="--no-distill exports students older than their teachers as they are.")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing bundle folder (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, out, force, as_json):
+def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
+               durations, distill_steps, distill, out, force, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
-    Exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
+    Distils students that are missing or older than their teachers (with --distill-data),
+    exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
     float version, and writes the bundle atomically: never half a bundle.
 
     \b
     Example:
         edgevc export --quantize int8 -o bundle-int8
         edgevc export --quantize int8 --format tflite -o bundle-pi
+        edgevc export --checkpoints ckpt --distill-data cache.npz \\
+            --durations durations.npz -o bundle-int8
     """
     try:
         from edgevc.export.bundle_writer import build_bundle
@@ -258,7 +276,8 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
         raise EdgevcError(f"export needs the host toolchain: pip install 'edgevc[export]' ({e})")
     manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
                             progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge,
-                            phase=phase)
+                            phase=phase, distill=distill, distill_data=distill_data,
+                            durations=durations, distill_steps=distill_steps)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:

@@ -27,6 +27,7 @@ from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAM
                                  SPEAKER_WINDOW_HOP, SYNTH_MEL)
 from edgevc.errors import EdgevcError, InputError
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
+from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.onnx_export import export_all, torch_reference
 from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, PHASE_METHODS, Bundle, sha256_file
@@ -178,11 +179,16 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                  calibration: str | Path | None = None, force: bool = True,
                  progress: bool = True, fmt: str = "onnx",
                  tflite_env: str | Path | None = None, judge: int = 0,
-                 phase: str = "vocoder") -> dict:
+                 phase: str = "vocoder", distill: bool = True,
+                 distill_data: str | Path | None = None, durations: str | Path | None = None,
+                 distill_steps: int | None = None) -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
-    them through WER/SECS/DNSMOS (export/judged_check.py); past a limit the export fails."""
+    them through WER/SECS/DNSMOS (export/judged_check.py); past a limit the export fails.
+    Students missing or older than their teachers are first distilled from the feature cache
+    `distill_data` into the checkpoints folder (export/distillation.py); without it that is
+    an error, unless `distill` is False, which exports them as they are."""
     if quantize not in ("int8", "fp16", "none"):
         raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
     if phase not in PHASE_METHODS:
@@ -199,6 +205,15 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         raise InputError(f"output {out}: exists and is not a folder")
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
+    stale = stale_students(ckpt_dir) if ckpt_dir.is_dir() else {}
+    if not distill:
+        for name, why in stale.items():
+            log.warning("exporting %s.pt as it is (--no-distill): %s", name, why)
+        stale = {}
+    if stale:
+        # errors about missing data come before any work
+        distil_students(ckpt_dir, stale, distill_data, durations,
+                        {k: distill_steps for k in stale} if distill_steps else None)
     # disable=None: a bar on a terminal, none when stderr is a pipe or a log file
     stages = tqdm(total=7 + bool(judge), desc="export", unit="stage",
                   disable=None if progress else True)

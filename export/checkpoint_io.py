@@ -1,5 +1,6 @@
 """Release checkpoints: `{config, step, model}` weights files, loaded with weights_only."""
 
+import hashlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -12,6 +13,7 @@ from edgevc.export.models.vocoder import Vocoder
 
 MODELS = {"speaker_encoder": SpeakerEncoder, "acoustic": AcousticModel, "vocoder": Vocoder}
 DEFAULT_SPEAKER = "default_speaker.npy"
+ACOUSTIC_TEACHER = "acoustic_teacher.pt"  # the larger model acoustic.pt is distilled from
 
 
 def shipped_dir() -> Path:
@@ -23,7 +25,11 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     not fit this edgevc's model definition."""
     path = Path(folder) / f"{name}.pt"
     model, step, config = load_model_file(path, name)
-    return model, {"file": path.name, "step": step, "config": config}
+    info = {"file": path.name, "step": step, "config": config}
+    teacher = read_teacher_record(path)
+    if teacher:
+        info["distilled_from"] = teacher
+    return model, info
 
 
 def load_model_file(path: str | Path, name: str) -> tuple[torch.nn.Module, int, dict]:
@@ -69,6 +75,25 @@ def read_weights(path: str | Path, key: str) -> Weights:
         config, weights = state["config"], state["model"]
     return Weights(config, {k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
                    int(state.get("step", 0)))
+
+
+def weights_fingerprint(weights: dict) -> str:
+    """A short hash of a model's weights rounded to fp16, in key order: the same for a run's
+    last.pt and the release file made from it (which stores fp16), so a distilled student can
+    name the teacher it learnt from whatever file that teacher is read from."""
+    h = hashlib.sha256()
+    for k in sorted(weights):
+        v = weights[k].detach().cpu()
+        h.update(k.encode())
+        h.update((v.half() if v.is_floating_point() else v).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def read_teacher_record(path: str | Path) -> dict | None:
+    """The `teacher` record ({fingerprint, step}) a distilled release checkpoint carries,
+    else None."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("teacher")
 
 
 def half_weights(weights: dict) -> dict:

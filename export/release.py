@@ -3,8 +3,8 @@
     python -m edgevc.export.release --encoder-run runs/encoder --acoustic-run runs/acoustic \
         --vocoder-run runs/vocoder --cache cache.npz --default-speaker kathleen -o export/checkpoints
 
-Writes speaker_encoder.pt, acoustic.pt, vocoder.pt, g2p.pt (weights and config, no optimizer state)
-and default_speaker.npy: the mean conditioning embedding of the named speaker. Each run is
+Writes speaker_encoder.pt, acoustic.pt, vocoder.pt, g2p.pt (weights and config, no optimizer state;
+a distilled student also names its teacher), acoustic_teacher.pt and default_speaker.npy: the mean conditioning embedding of the named speaker. Each run is
 optional, so one improved model can be released without touching the others.
 """
 
@@ -14,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, half_weights
+from edgevc.export.checkpoint_io import ACOUSTIC_TEACHER, DEFAULT_SPEAKER, half_weights
 from edgevc.export.prepare import FeatureCache
 
 
 def release_run(run: Path, key: str, dst: Path) -> None:
+    """RUN/last.pt's model `key` as a release checkpoint at `dst` (fp16, no optimizer)."""
     state = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
     out = {"config": state["config"][key], "step": state["step"],
            "model": half_weights(state["model"][key])}
+    out.update(state.get("meta", {}).get(key, {}))  # e.g. the teacher a student learnt from
     tmp = dst.with_suffix(".tmp")
     torch.save(out, tmp)
     tmp.replace(dst)
@@ -41,6 +43,9 @@ def main():
     ap.add_argument("--encoder-run")
     ap.add_argument("--acoustic-run")
     ap.add_argument("--vocoder-run")
+    ap.add_argument("--acoustic-teacher-run",
+                    help="the acoustic teacher's run (train_acoustic), released as "
+                         "acoustic_teacher.pt; --acoustic-run then names its distilled student")
     ap.add_argument("--g2p-run", help="run of edgevc.export.train_g2p")
     ap.add_argument("--cache", help="feature cache (with --default-speaker)")
     ap.add_argument("--default-speaker", help="speaker whose mean embedding becomes the default voice")
@@ -48,7 +53,7 @@ def main():
     a = ap.parse_args()
     runs = {"speaker_encoder": a.encoder_run, "acoustic": a.acoustic_run, "vocoder": a.vocoder_run,
             "g2p": a.g2p_run}
-    if not any(runs.values()) and not a.default_speaker:
+    if not any(runs.values()) and not a.default_speaker and not a.acoustic_teacher_run:
         ap.error("nothing to release: give at least one --*-run or --default-speaker")
     if bool(a.cache) != bool(a.default_speaker):
         ap.error("--default-speaker and --cache go together")
@@ -57,6 +62,8 @@ def main():
     for key, run in runs.items():
         if run:
             release_run(Path(run), key, out / f"{key}.pt")
+    if a.acoustic_teacher_run:
+        release_run(Path(a.acoustic_teacher_run), "acoustic", out / ACOUSTIC_TEACHER)
     if a.default_speaker:
         v = default_speaker(FeatureCache(a.cache), a.default_speaker)
         tmp = out / (DEFAULT_SPEAKER + ".tmp")

@@ -17,6 +17,7 @@ fine-tune (mel 0.56 -> 0.36 while held-out WER rose from 38% to 50%).
 import csv
 import hashlib
 import logging
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -77,20 +78,52 @@ def masked_mse(pred, target, mask):
     return (F.mse_loss(pred, target, reduction="none") * mask).sum() / mask.sum()
 
 
-def losses(model, batch, dev):
-    """mel L1, log-duration MSE, and (variance models) pitch and energy MSE, else 0."""
+class Targets(NamedTuple):
+    """What the model is fitted to, per batch: mel (B, T, M), log(1 + frames) (B, N) and,
+    for variance models, normalised pitch and energy (B, N), else None."""
+    mel: torch.Tensor
+    logdur: torch.Tensor
+    pitch: torch.Tensor | None
+    energy: torch.Tensor | None
+
+
+def truth(batch, dev) -> Targets:
+    """The recordings' own targets."""
+    dur, mel = batch[1].to(dev), batch[2].to(dev)
+    pitch, energy = [t.to(dev) for t in batch[6:]] or (None, None)
+    return Targets(mel, torch.log1p(dur.float()), pitch, energy)
+
+
+def predict(model, batch, dev):
+    """The model's outputs for a batch, given the true durations, pitch and energy
+    (teacher forcing), as Targets, with the phoneme mask (B, N) and frame mask (B, T, 1)."""
     ids, dur, mel, n_text, n_mel, spk = [t.to(dev) for t in batch[:6]]
     pitch, energy = [t.to(dev) for t in batch[6:]] or (None, None)
     tmask = lengths_mask(n_text).unsqueeze(-1).to(dev)
     h, logdur, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask, pitch, energy)
-    dur_loss = masked_mse(logdur, torch.log1p(dur.float()), tmask[..., 0])
     frames, fmask = expand(h, dur, max_len=mel.shape[1])
-    pred = model.decode(frames, spk, fmask)
-    mel_loss = (F.l1_loss(pred, mel, reduction="none") * fmask).sum() / (fmask.sum() * mel.shape[-1])
-    zero = torch.zeros((), device=dev)
-    pitch_loss = masked_mse(p_hat, pitch, tmask[..., 0]) if p_hat is not None else zero
-    energy_loss = masked_mse(e_hat, energy, tmask[..., 0]) if e_hat is not None else zero
+    return Targets(model.decode(frames, spk, fmask), logdur, p_hat, e_hat), tmask[..., 0], fmask
+
+
+def loss_terms(pred: Targets, target: Targets, tmask, fmask):
+    """mel L1, log-duration MSE, and (variance models) pitch and energy MSE, else 0."""
+    mel_loss = ((F.l1_loss(pred.mel, target.mel, reduction="none") * fmask).sum()
+                / (fmask.sum() * target.mel.shape[-1]))
+    dur_loss = masked_mse(pred.logdur, target.logdur, tmask)
+    zero = torch.zeros((), device=tmask.device)
+    pitch_loss = masked_mse(pred.pitch, target.pitch, tmask) if pred.pitch is not None else zero
+    energy_loss = masked_mse(pred.energy, target.energy, tmask) if pred.energy is not None else zero
     return mel_loss, dur_loss, pitch_loss, energy_loss
+
+
+def losses(model, batch, dev):
+    """loss_terms of the model against the recordings."""
+    pred, tmask, fmask = predict(model, batch, dev)
+    return loss_terms(pred, truth(batch, dev), tmask, fmask)
+
+
+def total_loss(mel_loss, dur_loss, pitch_loss, energy_loss):
+    return mel_loss + 0.5 * dur_loss + 0.1 * (pitch_loss + energy_loss)
 
 
 def split_validation(cache: FeatureCache, indices, share: float) -> tuple[list, list]:
@@ -139,6 +172,19 @@ def log_validation(path, step: int, values) -> None:
     log.info("step %d validation: mel %.4f dur %.4f pitch %.4f energy %.4f", step, *values)
 
 
+def load_training_set(cache_path: str, durations_path: str, val_share: float):
+    """(cache, durations, training indices, validation indices): the transcribed utterances
+    whose aligner durations cover their mel frames."""
+    cache = FeatureCache(cache_path)
+    durs = load_durations(durations_path, cache)
+    ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
+    ok, val = split_validation(cache, ok, val_share)
+    if not ok:
+        raise SystemExit(f"--val-share {val_share}: no training utterances left")
+    log.info("%d utterances train, %d validate", len(ok), len(val))
+    return cache, durs, ok, val
+
+
 def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) -> None:
     """Load `weights` (made with `config`), factorising a full-rank FiLM to the model's rank."""
     rank = model.config["film_rank"]
@@ -163,14 +209,7 @@ def main():
                     "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
     a = ap.parse_args()
     dev = setup(a)
-    cache = FeatureCache(a.cache)
-    durs = load_durations(a.durations, cache)
-    ok = [i for i in transcribed_indices(cache) if durs[i].sum() == len(cache.mel(i))]
-    ok, val = split_validation(cache, ok, a.val_share)
-    if not ok:
-        raise SystemExit(f"--val-share {a.val_share}: no training utterances left")
-    log.info("%d utterances train, %d validate", len(ok), len(val))
-    batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
+    cache, durs, ok, val = load_training_set(a.cache, a.durations, a.val_share)
     run = Run(a.run)
     init = None if run.ckpt.exists() or not a.init else read_weights(a.init, "acoustic")
     default = {"dim": a.dim, "hidden": 3 * a.dim, "variance": not a.no_variance}
@@ -184,21 +223,35 @@ def main():
         load_initial(model, init.config, init.weights,
                      torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
     targets = VarianceTargets(cache, durs, ok + val) if variance else None
+    fit(run, model, (cache, durs, ok, val, targets), a, dev,
+        lambda batch: losses(model, batch, dev))
+
+
+def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "acoustic",
+        meta: dict | None = None) -> None:
+    """The training loop shared by train_acoustic and distill_acoustic: AdamW with warm-up and
+    decay to a.steps, resumable from RUN/last.pt, validation losses at each checkpoint.
+    `data` is (cache, durations, train, validation, VarianceTargets or None);
+    `batch_terms(batch)` gives the four loss terms; `meta` is saved with each checkpoint."""
+    cache, durs, ok, val, targets = data
+    batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)
     step = run.resume({"acoustic": model}, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)  # a resumed run draws new batches
+
     def save(n):
-        run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched}, {"acoustic": model.config})
+        run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched}, {"acoustic": model.config},
+                 meta=meta)
         if val:
             v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames)
             log_validation(run.dir / "val.csv", n, v)
 
-    progress = Progress(run, a.steps, step, "acoustic", save_every=a.save_every, save=save)
+    progress = Progress(run, a.steps, step, desc, save_every=a.save_every, save=save)
     while progress.running:
         batch = make_batch(cache, durs, batcher.sample(), rng, variance=targets)
-        mel_loss, dur_loss, pitch_loss, energy_loss = losses(model, batch, dev)
-        loss = mel_loss + 0.5 * dur_loss + 0.1 * (pitch_loss + energy_loss)
+        mel_loss, dur_loss, pitch_loss, energy_loss = batch_terms(batch)
+        loss = total_loss(mel_loss, dur_loss, pitch_loss, energy_loss)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -206,7 +259,6 @@ def main():
         sched.step()
         progress.step(mel=mel_loss.item(), dur=dur_loss.item(), pitch=pitch_loss.item(),
                       energy=energy_loss.item())
-
 
 if __name__ == "__main__":
     main()

@@ -49,6 +49,34 @@ class WindowSet:
         return torch.from_numpy(x), torch.from_numpy(self.targets[pick])
 
 
+def train(run: Run, data: WindowSet, steps: int, lr: float, batch: int, dev,
+          init: SpeakerEncoder | None = None, save_every: int = 200) -> SpeakerEncoder:
+    """Train (or resume) the student in `run` to `steps`: 1 - cos to the teacher's windows.
+    `init`: the model a new run starts from (else a new attentive-pooling encoder)."""
+    if init is not None and not run.ckpt.exists():
+        model = init.train().to(dev)
+    else:
+        model = SpeakerEncoder(**saved_config(run, "speaker_encoder", {"pooling": "attentive"})).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=0.01)
+    sched = warmup_then_decay(opt, 200, steps, 0.05)
+    step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
+    rng = np.random.default_rng(step)
+    progress = Progress(run, steps, step, "encoder", save_every=save_every,
+                        save=lambda n: run.save(n, {"speaker_encoder": model},
+                                                {"opt": opt, "sched": sched},
+                                                {"speaker_encoder": model.config}))
+    while progress.running:
+        x, target = data.batch(rng, batch)
+        cos = (model(x.to(dev)) * target.to(dev)).sum(-1).mean()
+        loss = 1 - cos
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        progress.step(cos=cos.item())
+    return model.eval()
+
+
 def main():
     ap = arg_parser(__doc__, steps=4000, lr=2e-3)
     ap.add_argument("--batch", type=int, default=64, help="windows per batch")
@@ -58,27 +86,8 @@ def main():
     data = WindowSet(FeatureCache(a.cache))
     log.info("%d teacher windows", len(data.items))
     run = Run(a.run)
-    if a.init and not run.ckpt.exists():
-        model = load_model_or_exit(a.init, "speaker_encoder").train().to(dev)
-    else:
-        model = SpeakerEncoder(**saved_config(run, "speaker_encoder", {"pooling": "attentive"})).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), a.lr, weight_decay=0.01)
-    sched = warmup_then_decay(opt, 200, a.steps, 0.05)
-    step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
-    rng = np.random.default_rng(step)
-    progress = Progress(run, a.steps, step, "encoder", save_every=a.save_every,
-                        save=lambda n: run.save(n, {"speaker_encoder": model},
-                                                {"opt": opt, "sched": sched},
-                                                {"speaker_encoder": model.config}))
-    while progress.running:
-        x, target = data.batch(rng, a.batch)
-        cos = (model(x.to(dev)) * target.to(dev)).sum(-1).mean()
-        loss = 1 - cos
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        progress.step(cos=cos.item())
+    init = load_model_or_exit(a.init, "speaker_encoder") if a.init and not run.ckpt.exists() else None
+    train(run, data, a.steps, a.lr, a.batch, dev, init, a.save_every)
 
 
 if __name__ == "__main__":

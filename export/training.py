@@ -45,8 +45,10 @@ class Run:
         log.info("resumed %s at step %d", self.ckpt, state["step"])
         return int(state["step"])
 
-    def save(self, step: int, modules: dict, optimizers: dict, config: dict) -> None:
-        state = {"step": step, "config": config,
+    def save(self, step: int, modules: dict, optimizers: dict, config: dict,
+             meta: dict | None = None) -> None:
+        """`meta`: what else a release needs to know, per model key (e.g. its teacher)."""
+        state = {"step": step, "config": config, "meta": meta or {},
                  "model": {k: m.state_dict() for k, m in modules.items()},
                  "optim": {k: o.state_dict() for k, o in optimizers.items()}}
         tmp = self.ckpt.with_suffix(".tmp")
