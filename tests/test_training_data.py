@@ -176,3 +176,34 @@ def test_vocoder_sampler_pairs_input_mels_with_the_same_audio(tmp_path):
     np.savez(tmp_path / "bad.npz", utt=cache.utt[:0], mel=marked, mel_off=np.array([0]))
     with pytest.raises(SystemExit, match="different cache"):
         InputMels(str(tmp_path / "bad.npz"), cache)
+
+
+def test_local_voice_sentences_from_festival_prompts_and_pipe_lists(tmp_path):
+    from edgevc.export.local_voices import read_sentences
+
+    (tmp_path / "a.data").write_text('( arctic_a0001 "Author of the danger trail, etc." )\n\n'
+                                     '( arctic_a0002 "Not at this particular case." )\n')
+    (tmp_path / "b.csv").write_text("LJ001|raw text|Normalized text.\nLJ002|x|\n")
+    assert read_sentences(tmp_path / "a.data") == ["Author of the danger trail, etc.",
+                                                   "Not at this particular case."]
+    assert read_sentences(tmp_path / "b.csv") == ["Normalized text."]
+
+
+def test_local_voices_write_speaker_folders_that_prepare_reads(tmp_path):
+    import shutil
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng not installed")
+    from edgevc.audio.io import load_audio
+    from edgevc.export.corpus import read_corpus
+    from edgevc.export.heldout import HeldOut
+    from edgevc.export.local_voices import build, voices
+
+    held = sorted(HeldOut.load().texts)[0]
+    espeak = [v for v in voices() if v[0].startswith("espeak-")][:2]
+    sentences = ["The first sentence.", "A second one, read aloud.", held]
+    assert build(sentences, tmp_path, per_voice=3, voice_list=espeak) == 4
+    utts = read_corpus(tmp_path)
+    assert sorted({u.speaker for u in utts}) == sorted(name for name, _ in espeak)
+    assert len(utts) == 4 and held not in {u.text for u in utts}  # held-out text skipped
+    assert all(len(load_audio(u.audio)) > 0.5 * 16000 for u in utts)
+    assert build(sentences, tmp_path, per_voice=3, voice_list=espeak) == 0  # resumes: nothing new
