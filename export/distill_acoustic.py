@@ -100,6 +100,8 @@ def main():
         w = getattr(a, name)
         if w is not None and not 0 <= w <= 1:
             ap.error(f"--{name.replace('_', '-')}: must be between 0 and 1")
+    if a.init:  # checked now: a bad --init would otherwise fail after the data has loaded
+        load_model_or_exit(a.init, "acoustic")
     dev = setup(a)
     teacher = load_model_or_exit(a.teacher, "acoustic")
     fingerprint = weights_fingerprint(teacher.state_dict())
