@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
-from edgevc.export.checkpoint_io import read_weights
+from edgevc.export.checkpoint_io import load_model_or_exit, read_weights
 from edgevc.export.heldout import text_key
 from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
 from edgevc.export.pitch import phoneme_average
@@ -208,6 +208,8 @@ def main():
     ap.add_argument("--init", help="new runs start from these weights (a release checkpoint or "
                     "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
     a = ap.parse_args()
+    if a.init:  # checked now: a bad --init would otherwise fail after the data has loaded
+        load_model_or_exit(a.init, "acoustic")
     dev = setup(a)
     cache, durs, ok, val = load_training_set(a.cache, a.durations, a.val_share)
     run = Run(a.run)
