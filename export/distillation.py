@@ -44,12 +44,18 @@ def stale_students(ckpt_dir: str | Path) -> dict[str, str]:
         stale["speaker_encoder"] = "missing"
     teacher_path = ckpt_dir / ACOUSTIC_TEACHER
     if teacher_path.exists():
-        fingerprint = weights_fingerprint(read_weights(teacher_path, "acoustic").weights)
+        # load_model_file: a corrupt or foreign teacher is one InputError line
+        teacher = load_model_file(teacher_path, "acoustic")[0]
+        fingerprint = weights_fingerprint(teacher.state_dict())
         student = ckpt_dir / "acoustic.pt"
         if not student.exists():
             stale["acoustic"] = "missing"
         else:
-            record = read_teacher_record(student) or {}
+            try:
+                record = read_teacher_record(student) or {}
+            except Exception as e:  # unreadable: the loader's check gives the same verdict
+                raise InputError(f"checkpoint {student}: incompatible with this edgevc "
+                                 f"({type(e).__name__})") from None
             if record.get("fingerprint") != fingerprint:
                 learnt = (f"distilled from teacher {record['fingerprint']}" if record
                           else "not distilled from it")
