@@ -167,7 +167,7 @@ def main() -> None:
     heldout = []  # one pooled system for all held-out speakers; identification among them
     embed_wav = enroller.embed_wav
     if args.teacher_enroll:
-        from edgevc.export.prepare import Teacher
+        from edgevc.export.speaker_teacher import Teacher
         embed_wav = Teacher().window_embeddings
     for spk, enroll_segs, refs in (heldout_voices(args.heldout_speakers) if args.heldout_speakers else []):
         emb = unit(np.concatenate([embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)

@@ -10,6 +10,11 @@ is cut into 3 s segments; every segment is embedded by
 - optionally the float PyTorch student (`--checkpoint`, needs the `[export]` extra).
 Reported: cosine(student, teacher) per segment, and the speaker-verification equal error
 rate of each encoder over all segment pairs (same speaker vs different speakers).
+
+The teacher's embedding moves with loudness (export/speaker_teacher.py); the student's does
+not. "cos to teacher" asks the teacher about each window at the level it is distilled at
+(-20 dBFS RMS); "as recorded" asks it about the peak-normalised segment as it is, which is
+how this benchmark measured before session 6.
 Writes <out>/speaker_encoder.{json,md}.
 """
 
@@ -80,12 +85,15 @@ def main():
     from resemblyzer.audio import wav_to_mel_spectrogram
     import torch
 
+    from edgevc.export.speaker_teacher import Teacher
+
     speakers = sorted(s for s in HeldOut.load().speakers if (a.speech / s).is_dir())
     segs = segments(a.speech, speakers)
     labels = [s for s, _ in segs]
     bundle = Bundle.load(a.bundle)
     enroller = Enroller(bundle, load_profile("generic-x86"))
     teacher = VoiceEncoder("cpu", verbose=False)
+    leveled_teacher = Teacher()
 
     def windows_mean(per_window):
         return unit(np.stack([unit(per_window(w).mean(0)) for _, w in segs]))
@@ -97,7 +105,9 @@ def main():
         with torch.no_grad():
             return teacher(torch.from_numpy(wins)).numpy()
 
-    embs = {"teacher (GE2E)": windows_mean(teacher_windows),
+    as_recorded = windows_mean(teacher_windows)
+    embs = {"teacher (GE2E)": windows_mean(leveled_teacher.window_embeddings),
+            "teacher (GE2E), as recorded": as_recorded,
             "student, int8 ONNX (bundle)": windows_mean(enroller.embed_wav)}
     if a.checkpoint:
         from edgevc.export.checkpoint_io import load_model_file
@@ -113,7 +123,8 @@ def main():
     for name, e in embs.items():
         cos = (e * t).sum(1)
         rows.append({"encoder": name, "eer": verification(e, labels),
-                     "cos_to_teacher_mean": float(cos.mean()), "cos_to_teacher_min": float(cos.min())})
+                     "cos_to_teacher_mean": float(cos.mean()), "cos_to_teacher_min": float(cos.min()),
+                     "cos_to_teacher_as_recorded": float((e * as_recorded).sum(1).mean())})
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
               "speakers": len(speakers), "segments": len(segs), "segment_seconds": SEGMENT_S,
               "bundle": str(bundle.root), "rows": rows}
@@ -122,10 +133,11 @@ def main():
     lines = ["# Speaker encoder on held-out speakers\n", f"`{result['command']}`\n",
              f"{len(speakers)} held-out LibriSpeech readers (export/heldout.txt), "
              f"{len(segs)} segments of {SEGMENT_S:g} s, embeddings averaged over 1.6 s windows.\n",
-             "| encoder | EER | cos to teacher (mean) | cos to teacher (min) |", "|---|---|---|---|"]
+             "| encoder | EER | cos to teacher (mean) | cos to teacher (min) | cos to teacher as recorded |",
+             "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['encoder']} | {100 * r['eer']:.1f}% | {r['cos_to_teacher_mean']:.3f} "
-                     f"| {r['cos_to_teacher_min']:.3f} |")
+                     f"| {r['cos_to_teacher_min']:.3f} | {r['cos_to_teacher_as_recorded']:.3f} |")
     (a.out / "speaker_encoder.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,6 +1,7 @@
 """Build a training feature cache from corpora: trimmed 16 kHz audio, 80-band log-mels,
 frame-level log-F0, phoneme ids, and GE2E-teacher speaker embeddings (per utterance and
-per 1.6 s window).
+per 1.6 s window; the teacher reads each window at one loudness, export/speaker_teacher.py;
+caches made before session 6 hold it at the recordings' own levels).
 
     python -m edgevc.export.prepare --corpus DIR [--corpus DIR ...] \
         [--untranscribed DIR ...] [--augment 0.9,1.1] -o cache.npz
@@ -28,37 +29,12 @@ from edgevc.audio.processing import normalize_peak, trim_silence
 from edgevc.audio.io import resample
 from edgevc.export.corpus import read_corpus
 from edgevc.export.heldout import HeldOut
+from edgevc.export.speaker_teacher import Teacher
 from edgevc.export.pitch import yin_log_f0
 from edgevc.text import Lexicon, TextFrontEnd
 
 log = logging.getLogger(__name__)
 HOP = SYNTH_MEL.hop_length
-
-
-class Teacher:
-    """The pretrained GE2E encoder that the resemblyzer wheel ships."""
-
-    def __init__(self):
-        import torch
-        from resemblyzer import VoiceEncoder
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
-        self.torch = torch
-        self.encoder = VoiceEncoder("cpu", verbose=False)
-        self.mel = wav_to_mel_spectrogram
-
-    def window_embeddings(self, wav: np.ndarray) -> np.ndarray:
-        """(n_windows, 256) unit vectors; window k covers 10 ms frames [80k, 80k + 160)."""
-        mel = self.mel(wav.astype(np.float32))
-        n = len(mel)
-        starts = list(range(0, max(1, n - SPEAKER_WINDOW_FRAMES + 1), SPEAKER_WINDOW_HOP))
-        if n < SPEAKER_WINDOW_FRAMES:
-            batch = mel[None]
-        else:
-            batch = np.stack([mel[s:s + SPEAKER_WINDOW_FRAMES] for s in starts])
-        with self.torch.no_grad():
-            emb = self.encoder(self.torch.from_numpy(batch)).numpy()
-        return emb.astype(np.float32)
 
 
 def stand_in_targets(speaker: str, n_samples: int) -> np.ndarray:

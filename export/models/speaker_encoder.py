@@ -8,6 +8,11 @@ Pooling: the teacher's embedding is its LSTM's *last* hidden state, so it weighs
 a window more than the start. Plain mean+std pooling cannot express that; "attentive"
 pooling (the default for new models) weighs frames by a learned score plus a learned bias
 per position counted from the window's end, then takes weighted mean and std.
+
+Input normalisation makes the student deaf to loudness: "channel" subtracts each mel
+band's mean over the window (cepstral mean normalisation), which also removes the
+window's average spectral shape; "gain" subtracts one number, the mean over bands and
+frames, and keeps that shape, a speaker cue the teacher reads.
 """
 
 import torch
@@ -19,10 +24,13 @@ from edgevc.export.models.layers import ConvStack
 
 class SpeakerEncoder(nn.Module):
     def __init__(self, n_mels: int = SPEAKER_MEL.n_mels, dim: int = 128, hidden: int = 384,
-                 dilations=(1, 2, 4, 8, 1), out_dim: int = EMBEDDING_DIM, pooling: str = "stats"):
+                 dilations=(1, 2, 4, 8, 1), out_dim: int = EMBEDDING_DIM, pooling: str = "stats",
+                 input_norm: str = "channel"):
         super().__init__()
+        if input_norm not in ("channel", "gain"):
+            raise ValueError(f"unknown input_norm {input_norm!r}")
         self.config = dict(n_mels=n_mels, dim=dim, hidden=hidden, dilations=list(dilations),
-                           out_dim=out_dim, pooling=pooling)
+                           out_dim=out_dim, pooling=pooling, input_norm=input_norm)
         self.inp = nn.Conv1d(n_mels, dim, 5, stride=2, padding=2)
         self.norm = nn.LayerNorm(dim)
         self.stack = ConvStack(dim, hidden, 5, dilations)
@@ -36,7 +44,7 @@ class SpeakerEncoder(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """mel (B, T, n_mels) log-mel windows (T <= 160) -> (B, out_dim) unit vectors."""
-        mel = mel - mel.mean(dim=1, keepdim=True)  # per-window channel normalisation
+        mel = mel - mel.mean(dim=(1, 2) if self.config["input_norm"] == "gain" else 1, keepdim=True)
         x = self.norm(self.inp(mel.transpose(1, 2)).transpose(1, 2))
         x = self.stack(x)
         if self.config["pooling"] == "attentive":
