@@ -17,7 +17,6 @@ import logging
 
 import numpy as np
 import torch
-from scipy.signal import resample as fft_resample
 from tqdm import tqdm
 
 from edgevc.audio.features import log_mel
@@ -55,6 +54,16 @@ class WindowSet:
         x = np.stack([self.mels[self.items[j][0]][self.items[j][1]:self.items[j][1] + SPEAKER_WINDOW_FRAMES]
                       for j in pick])
         return torch.from_numpy(x), torch.from_numpy(self.targets[pick])
+
+
+def fft_resample(x: np.ndarray, n_out: int) -> np.ndarray:
+    """`x` stretched or squeezed to `n_out` samples by cutting or zero-padding its spectrum
+    (band-limited; treats the window as periodic, which is harmless for augmentation)."""
+    spec = np.fft.rfft(x)
+    out = np.zeros(n_out // 2 + 1, complex)
+    k = min(len(spec), len(out))
+    out[:k] = spec[:k]
+    return np.fft.irfft(out, n_out) * (n_out / len(x))
 
 
 class OnlineWindows:
