@@ -152,7 +152,10 @@ def main():
     dev = setup(a)
     run = Run(a.run)
     init = load_model_or_exit(a.init, "speaker_encoder") if a.init and not run.ckpt.exists() else None
-    cache = FeatureCache(a.cache)
+    try:
+        cache = FeatureCache(a.cache)
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"error: --cache {a.cache}: not a readable feature cache ({e})") from None
     if a.teacher == "online":
         try:
             from edgevc.export.speaker_teacher import Teacher
