@@ -71,6 +71,7 @@ class OnlineWindows:
 
     SPEEDS = (0.88, 1.14)
     MIN_DBFS = -45.0  # quieter windows are pauses: the teacher's answer there means nothing
+    MAX_TRIES = 1000  # a cache of silence would otherwise draw forever
 
     def __init__(self, cache: FeatureCache, teacher, speed_share: float = 0.5,
                  noise_share: float = 0.25):
@@ -81,7 +82,7 @@ class OnlineWindows:
         self.p = lens[self.ok] / lens[self.ok].sum()
 
     def window(self, rng) -> np.ndarray:
-        while True:
+        for _ in range(self.MAX_TRIES):
             wav = self.cache.wav(int(rng.choice(self.ok, p=self.p)))
             speed = rng.uniform(*self.SPEEDS) if rng.random() < self.speed_share else 1.0
             n = int(round(WINDOW_SAMPLES * speed))  # read n samples, play them in WINDOW_SAMPLES
@@ -96,6 +97,8 @@ class OnlineWindows:
                 snr = rng.uniform(15, 40)
                 w = w + rng.standard_normal(len(w)) * np.sqrt(np.mean(w ** 2)) * 10 ** (-snr / 20)
             return w.astype(np.float32)
+        raise SystemExit(f"error: {self.MAX_TRIES} windows drawn from the cache in a row were "
+                         f"quieter than {self.MIN_DBFS:g} dBFS: is its audio silent?")
 
     def batch(self, rng, size):
         wins = np.stack([self.window(rng) for _ in range(size)])

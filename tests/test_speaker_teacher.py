@@ -102,6 +102,15 @@ def test_online_windows_are_at_the_teachers_level_and_resampled_into_new_voices(
     assert np.abs(peaks - 200).max() > 3
 
 
+def test_online_windows_from_a_silent_cache_stop_with_a_message(tone_cache, monkeypatch):
+    from edgevc.export.train_speaker_encoder import OnlineWindows
+
+    data = OnlineWindows(tone_cache, FakeTeacher())
+    monkeypatch.setattr(data.cache, "wav", lambda i: np.zeros(3 * SR, np.float32))
+    with pytest.raises(SystemExit, match="quieter than -45 dBFS"):
+        data.window(np.random.default_rng(0))
+
+
 def test_training_on_online_windows_switches_an_init_to_gain_norm(tone_cache, tmp_path):
     from edgevc.export.train_speaker_encoder import OnlineWindows, train
     from edgevc.export.training import Run
