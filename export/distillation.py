@@ -16,6 +16,7 @@ where it stopped) and lands in CHECKPOINTS/NAME.pt atomically when it is done.
 
 import logging
 import shutil
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,6 +64,17 @@ def stale_students(ckpt_dir: str | Path) -> dict[str, str]:
     return stale
 
 
+def _read_data(what: str, load, *args):
+    """`load(*args)`, with a cache or durations file that cannot be used turned into one
+    InputError line (the loaders say so with SystemExit or numpy's own errors)."""
+    try:
+        return load(*args)
+    except SystemExit as e:
+        raise InputError(f"{what}: {str(e).removeprefix('error: ')}") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise InputError(f"{what}: not a feature cache from edgevc.export.prepare ({e})") from None
+
+
 def _distil_acoustic(ckpt_dir: Path, run_dir: Path, data: str, durations: str | None,
                      steps: int) -> None:
     from edgevc.export.distill_acoustic import distil
@@ -70,7 +82,8 @@ def _distil_acoustic(ckpt_dir: Path, run_dir: Path, data: str, durations: str | 
 
     teacher, _, _ = load_model_file(ckpt_dir / ACOUSTIC_TEACHER, "acoustic")
     fingerprint = weights_fingerprint(teacher.state_dict())
-    cache, durs, ok, val = load_training_set(data, durations, 0.02)
+    cache, durs, ok, val = _read_data(f"--distill-data {data} / --durations {durations}",
+                                      load_training_set, data, durations, 0.02)
     targets = VarianceTargets(cache, durs, ok + val) if teacher.config.get("variance") else None
     # a student that exists but is older than its teacher is the start of the new one
     init = read_weights(ckpt_dir / "acoustic.pt", "acoustic") if (ckpt_dir / "acoustic.pt").exists() else None
@@ -88,7 +101,8 @@ def _distil_speaker_encoder(run_dir: Path, data: str, steps: int) -> None:
     from edgevc.export.prepare import FeatureCache
     from edgevc.export.train_speaker_encoder import WindowSet, train
 
-    train(Run(run_dir), WindowSet(FeatureCache(data)), steps, 2e-3, 64, pick_device())
+    cache = _read_data(f"--distill-data {data}", FeatureCache, data)
+    train(Run(run_dir), WindowSet(cache), steps, 2e-3, 64, pick_device())
 
 
 def distil_students(ckpt_dir: str | Path, stale: dict[str, str], data: str | None,

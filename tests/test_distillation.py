@@ -164,3 +164,18 @@ def test_export_distils_the_stale_student_then_builds(checkpoints, tiny_data, tm
     assert acoustic["distilled_from"]["fingerprint"] == teacher_fp
     assert manifest["checkpoints"]["speaker_encoder"]["step"] == 3
     assert not (checkpoints / ".distill").exists()
+
+
+def test_export_with_an_unusable_distill_data_file_says_so_in_one_line(checkpoints, tmp_path):
+    garbage = tmp_path / "cache.npz"
+    garbage.write_bytes(b"not a zip archive")
+    durations = tmp_path / "durations.npz"
+    durations.write_bytes(b"nor this")
+    before = (checkpoints / "acoustic.pt").read_bytes()
+    out = tmp_path / "bundle"
+    res = run_cli("export", "--checkpoints", checkpoints, "--judge", "0", "--distill-data", garbage,
+                  "--durations", durations, "-o", out)
+    err = res.stderr.decode()
+    assert res.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--distill-data" in err and "cache.npz" in err and not out.exists()
+    assert (checkpoints / "acoustic.pt").read_bytes() == before
