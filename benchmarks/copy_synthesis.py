@@ -7,8 +7,9 @@ Analysis-synthesis isolates the vocoder from the acoustic model: whatever it los
 synthesized speech loses too. To tell magnitude from phase, two hybrids are judged beside
 it: the vocoder's magnitude with the recording's own STFT phase, and the recording's
 magnitude with the vocoder's phase (both through the same inverse STFT). When the bundle
-carries a voicing model, a fourth row gives the vocoder's magnitude with the runtime's
-excitation phase (`edgevc speak --phase excitation`, edgevc/audio/excitation.py). `DIR` holds
+carries a voicing model, two more rows give the vocoder's magnitude with the runtime's
+excitation phase and with its hybrid phase (`edgevc speak --phase excitation|hybrid`,
+edgevc/audio/excitation.py). `DIR` holds
 `metadata.csv` (`id|text`) and `wavs/ID.flac|wav`, like quality.py's `--real`.
 
 Every signal is trimmed and peak-normalised as the training data is, then scaled to the
@@ -29,7 +30,7 @@ import numpy as np
 
 from edgevc.audio.features import log_mel, stft
 from edgevc.audio.io import load_audio
-from edgevc.audio.excitation import ExcitationPhase
+from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, ExcitationPhase
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.audio.processing import normalize_peak, trim_silence
 from edgevc.export.judges import MOS_KEYS, Judges
@@ -40,6 +41,7 @@ log = logging.getLogger("copy_synthesis")
 JUDGE_PEAK = 0.3
 SYSTEMS = ("recording", "vocoder", "vocoder magnitude + true phase", "true magnitude + vocoder phase")
 EXCITATION = "vocoder magnitude + excitation phase"
+HYBRID = "vocoder magnitude + hybrid phase"
 
 
 def inverse(spec: np.ndarray, params) -> np.ndarray:
@@ -47,7 +49,8 @@ def inverse(spec: np.ndarray, params) -> np.ndarray:
     return np.concatenate([ist.push(spec.real, spec.imag), ist.finish()])
 
 
-def signals(wav: np.ndarray, vocoder, params, voicing=None) -> dict[str, np.ndarray]:
+def signals(wav: np.ndarray, vocoder, params, voicing=None, band_hz: float = HYBRID_BAND_HZ,
+            margin: float = HYBRID_MARGIN) -> dict[str, np.ndarray]:
     mel = log_mel(wav, params).astype(np.float32)
     real, imag = vocoder.run({"mel": mel[None]})
     voc = real[0].astype(np.float64) + 1j * imag[0]
@@ -57,10 +60,11 @@ def signals(wav: np.ndarray, vocoder, params, voicing=None) -> dict[str, np.ndar
         inverse(np.abs(voc) * np.exp(1j * np.angle(true)), params),
         inverse(np.abs(true) * np.exp(1j * np.angle(voc)), params))))
     if voicing is not None:
-        stage = ExcitationPhase(params, voicing)
-        head, tail = stage.push(real[0], imag[0]), stage.finish()
-        exc = np.concatenate([head[0], tail[0]]) + 1j * np.concatenate([head[1], tail[1]])
-        out[EXCITATION] = inverse(exc, params)
+        for name, band, m in ((EXCITATION, None, 0.0), (HYBRID, band_hz, margin)):
+            stage = ExcitationPhase(params, voicing, band_hz=band, margin=m)
+            head, tail = stage.push(real[0], imag[0]), stage.finish()
+            exc = np.concatenate([head[0], tail[0]]) + 1j * np.concatenate([head[1], tail[1]])
+            out[name] = inverse(exc, params)
     return out
 
 
@@ -78,14 +82,15 @@ def main() -> None:
     judges = Judges()
     lines = [x for x in (args.real / "metadata.csv").read_text(encoding="utf-8").splitlines()
              if x.strip()][:args.limit]
-    rows = {name: [] for name in SYSTEMS + ((EXCITATION,) if bundle.voicing else ())}
+    rows = {name: [] for name in SYSTEMS + ((EXCITATION, HYBRID) if bundle.voicing else ())}
     for line in lines:
         uid, text = line.split("|")[:2]
         path = next(p for p in (args.real / "wavs" / f"{uid}.flac", args.real / "wavs" / f"{uid}.wav")
                     if p.exists())
         log.info("%s", uid)
         wav = normalize_peak(trim_silence(load_audio(path, params.sample_rate)))
-        for name, sig in signals(wav, vocoder, params, bundle.voicing).items():
+        for name, sig in signals(wav, vocoder, params, bundle.voicing, bundle.band_hz,
+                                     bundle.voiced_margin).items():
             sig = sig * (JUDGE_PEAK / max(1e-9, float(np.abs(sig).max())))
             row, _ = judges.judge(uid, text, sig.astype(np.float32))
             rows[name].append(row)

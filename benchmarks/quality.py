@@ -122,7 +122,7 @@ def main() -> None:
                     help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
                          "trained on, not the bundle's student encoder (tells encoder error from "
                          "acoustic-model error; needs resemblyzer)")
-    ap.add_argument("--phase", choices=("excitation", "vocoder"),
+    ap.add_argument("--phase", choices=("excitation", "vocoder", "hybrid"),
                     help="where the waveform's phase comes from (default: the bundle's choice)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

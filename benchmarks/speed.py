@@ -269,7 +269,7 @@ def main() -> None:
                     help="words in the long memory run (default 10,000)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke check: 2 runs, no long memory run")
-    ap.add_argument("--phase", choices=("vocoder", "excitation"),
+    ap.add_argument("--phase", choices=("vocoder", "excitation", "hybrid"),
                     help="phase method to time (default: the bundle's)")
     args = ap.parse_args()
     runs = args.runs or (2 if args.quick else 5)

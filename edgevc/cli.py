@@ -113,10 +113,11 @@ _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml
 @click.option("--frames-per-buffer", type=click.IntRange(16, 65536), metavar="N",
               help="Audio frames per buffer and per write (default: the profile's "
                    "audio.frames_per_buffer).")
-@click.option("--phase", type=click.Choice(["vocoder", "excitation"]),
-              help="Where the waveform's phase comes from: the vocoder's own output, or an "
-                   "excitation matched to its spectra (cleaner sound, but fewer words "
-                   "understood with the shipped models). Default: the bundle's choice.")
+@click.option("--phase", type=click.Choice(["vocoder", "excitation", "hybrid"]),
+              help="Where the waveform's phase comes from: the vocoder's own output; an "
+                   "excitation matched to its spectra (cleaner sound, fewer words understood); "
+                   "or hybrid, the excitation's in voiced frames below 1 kHz and the vocoder's "
+                   "elsewhere. Default: the bundle's choice.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print timing, buffer and underrun figures as JSON.")
 def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_name,
@@ -232,11 +233,11 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
                    "in the manifest without it). The export fails past the limits. 0: off.")
 @click.option("--tflite-env", type=click.Path(file_okay=False),
               help="Converter venv to use or create (default: ~/.cache/edgevc/tflite-venv).")
-@click.option("--phase", type=click.Choice(["vocoder", "excitation"]), default="vocoder",
+@click.option("--phase", type=click.Choice(["vocoder", "excitation", "hybrid"]), default="vocoder",
               show_default=True,
               help="The bundle's default phase (`edgevc speak --phase` overrides it). "
-                   "excitation needs voicing.json among the checkpoints: cleaner sound "
-                   "(DNSMOS), but the shipped models lose words with it (see README).")
+                   "excitation and hybrid need voicing.json among the checkpoints; see the "
+                   "README for what each costs and buys.")
 @click.option("--distill-data", type=click.Path(dir_okay=False, exists=True), metavar="CACHE.npz",
               help="Feature cache (python -m edgevc.export.prepare) to distil students from "
                    "when one is missing or older than its teacher (acoustic.pt beside "

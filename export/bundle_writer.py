@@ -20,7 +20,7 @@ import onnxruntime as ort
 from tqdm import tqdm
 
 import edgevc
-from edgevc.audio.excitation import VoicingModel
+from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.audio.features import log_mel
 from edgevc.audio.io import load_audio
 from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
@@ -154,8 +154,8 @@ def load_phase(ckpt_dir: Path, method: str = "vocoder") -> dict:
     export/train_voicing.py)."""
     path = ckpt_dir / VOICING
     if not path.is_file():
-        if method == "excitation":
-            raise InputError(f"--phase excitation: no {VOICING} in {ckpt_dir} "
+        if method != "vocoder":
+            raise InputError(f"--phase {method}: no {VOICING} in {ckpt_dir} "
                              f"(python -m edgevc.export.train_voicing makes one)")
         return {"method": method}
     try:
@@ -163,7 +163,8 @@ def load_phase(ckpt_dir: Path, method: str = "vocoder") -> dict:
         model = VoicingModel.from_dict(d, SYNTH_MEL.n_mels)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise InputError(f"voicing model {path}: unreadable ({type(e).__name__}: {e})") from None
-    return {"method": method, "voicing": {**model.to_dict(), "report": d.get("report", {})}}
+    return {"method": method, "voicing": {**model.to_dict(), "report": d.get("report", {})},
+            "band_hz": HYBRID_BAND_HZ, "voiced_margin": HYBRID_MARGIN}  # the hybrid's
 
 
 def _read_calibration_audio(folder: Path | None):

@@ -78,6 +78,21 @@ def test_phase_section_is_validated(copy):
     _edit_phase(copy, {"method": "excitation", "voicing": {"weights": [1.0, 2.0], "bias": 0.0}})
     with pytest.raises(InputError, match="malformed.*voicing weights"):
         Bundle.load(copy)
+    _edit_phase(copy, {"method": "hybrid"})
+    with pytest.raises(InputError, match="'hybrid' needs a voicing model"):
+        Bundle.load(copy)
+
+
+@pytest.mark.parametrize("key,good,bad", [("band_hz", 1500, 0), ("band_hz", 1500, 1e6),
+                                          ("band_hz", 1500, "1000"), ("band_hz", 1500, True),
+                                          ("voiced_margin", -2, None), ("voiced_margin", 0, 1e9)])
+def test_the_hybrids_numbers_are_checked(copy, key, good, bad):
+    voicing = {"weights": [0.0] * (Bundle.load(copy).synth_mel.n_mels + 2), "bias": 1.0}
+    _edit_phase(copy, {"method": "hybrid", "voicing": voicing, key: good})
+    assert getattr(Bundle.load(copy), key) == good
+    _edit_phase(copy, {"method": "hybrid", "voicing": voicing, key: bad})
+    with pytest.raises(InputError, match=f"phase {key}"):
+        Bundle.load(copy)
 
 
 def test_a_bundle_without_a_phase_section_uses_the_vocoder_phase(copy):

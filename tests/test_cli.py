@@ -35,15 +35,15 @@ def test_speak_writes_a_16k_wav_and_reports_json(tmp_path):
 
 
 def test_speak_phase_option(tmp_path):
-    """Both phase methods speak the same length; an unknown one is a usage error."""
+    """Every phase method speaks the same length; an unknown one is a usage error."""
     lengths = {}
-    for phase in ("vocoder", "excitation"):
+    for phase in ("vocoder", "excitation", "hybrid"):
         out = tmp_path / f"{phase}.wav"
         res = run_cli("speak", "Good evening.", "--phase", phase, "--out", out, "--json")
         assert res.returncode == 0, res.stderr.decode()
         assert json.loads(res.stdout)["phase"] == phase
         lengths[phase] = len(read_wav(out))
-    assert lengths["vocoder"] == lengths["excitation"] > 0
+    assert lengths["vocoder"] == lengths["excitation"] == lengths["hybrid"] > 0
     res = run_cli("speak", "Good evening.", "--phase", "random", "--out", tmp_path / "r.wav")
     assert res.returncode == 2 and not (tmp_path / "r.wav").exists()
 

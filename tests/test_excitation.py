@@ -103,6 +103,48 @@ def test_excitation_phase_makes_harmonic_magnitudes_consistent(f0):
     assert unvoiced > 2 * voiced
 
 
+def _phase_of(real, imag):
+    return np.angle(real + 1j * imag)
+
+
+def test_hybrid_takes_the_excitation_phase_only_in_voiced_frames_below_its_band():
+    real, imag = spectra(vowel(150.0, glide=30.0))
+    bins = np.arange(real.shape[1]) * SR / SYNTH_MEL.n_fft
+    low, high = bins < 1000, bins >= 1000
+    full = run(ExcitationPhase(SYNTH_MEL, ALWAYS_VOICED), real, imag, 16)
+    hybrid = run(ExcitationPhase(SYNTH_MEL, ALWAYS_VOICED, band_hz=1000), real, imag, 16)
+    np.testing.assert_allclose(np.hypot(*hybrid), np.hypot(real, imag), rtol=1e-4, atol=1e-6)
+    loud = np.hypot(real, imag) > 1e-3  # where a phase is defined
+    own, exc, got = _phase_of(real, imag), _phase_of(*full), _phase_of(*hybrid)
+    assert np.allclose(got[:, low][loud[:, low]], exc[:, low][loud[:, low]], atol=1e-3)
+    assert np.allclose(got[:, high][loud[:, high]], own[:, high][loud[:, high]], atol=1e-3)
+    assert not np.allclose(exc[:, high][loud[:, high]], own[:, high][loud[:, high]], atol=1e-3)
+    unvoiced = run(ExcitationPhase(SYNTH_MEL, NEVER_VOICED, band_hz=1000), real, imag, 16)
+    np.testing.assert_allclose(unvoiced[0], real, rtol=1e-4, atol=1e-6)  # untouched
+    np.testing.assert_allclose(unvoiced[1], imag, rtol=1e-4, atol=1e-6)
+
+
+def test_the_margin_makes_fewer_frames_voiced():
+    real, imag = spectra(vowel(150.0))
+    bias = 0.5  # every frame's logit: voiced at margin 0, not at margin 1
+    model = VoicingModel(np.zeros(N_FEATURES), bias)
+    for margin, voiced in ((0.0, True), (1.0, False)):
+        stage = ExcitationPhase(SYNTH_MEL, model, band_hz=1000, margin=margin)
+        out = run(stage, real, imag, 16)
+        assert all(v == voiced for v in stage.is_voiced)
+        assert np.allclose(out[0], real, rtol=1e-4, atol=1e-6) != voiced  # unvoiced: untouched
+
+
+def test_hybrid_output_does_not_depend_on_chunking():
+    real, imag = spectra(vowel(140.0, seconds=1.5, glide=60.0))
+    model = VoicingModel(np.random.default_rng(1).normal(size=N_FEATURES) * 0.05, 0.0)
+    whole = run(ExcitationPhase(SYNTH_MEL, model, band_hz=1000), real, imag, 10_000)
+    for chunk in (1, 5, 32):
+        parts = run(ExcitationPhase(SYNTH_MEL, model, band_hz=1000), real, imag, chunk)
+        np.testing.assert_array_equal(parts[0], whole[0])
+        np.testing.assert_array_equal(parts[1], whole[1])
+
+
 def test_voicing_features_shape_and_low_band_share():
     real, imag = spectra(vowel(150.0))
     mag = np.hypot(real, imag)

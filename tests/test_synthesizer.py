@@ -99,12 +99,13 @@ def test_first_audio_does_not_wait_for_the_rest_of_the_text(bundle, monkeypatch)
     chunks.close()
 
 
-def test_the_excitation_phase_streams_like_the_vocoder_phase(float_bundle):
-    """Chunked equals whole with the excitation phase too, and it keeps the length."""
+@pytest.mark.parametrize("phase", ["excitation", "hybrid"])
+def test_the_excitation_phases_stream_like_the_vocoder_phase(float_bundle, phase):
+    """Chunked equals whole with the excitation and hybrid phases too; both keep the length."""
     def synth(chunk, largest):
         prof = dataclasses.replace(load_profile("generic-x86"), chunk_frames=chunk,
                                    max_chunk_frames=max(chunk, largest))
-        return Synthesizer(float_bundle, prof, phase="excitation")
+        return Synthesizer(float_bundle, prof, phase=phase)
     whole = synth(100000, 100000).synthesize(TEXT)
     assert len(whole) == len(synth_with_chunk(float_bundle, 100000).synthesize(TEXT))
     for chunk, largest in ((4, 16), (17, 256)):
@@ -122,5 +123,6 @@ def test_phase_option_is_checked(bundle, tmp_path):
     m = json.loads(manifest.read_text())
     m.pop("phase", None)  # a bundle from before the excitation phase
     manifest.write_text(json.dumps(m))
-    with pytest.raises(InputError, match="has no voicing model"):
-        Synthesizer(Bundle.load(old), load_profile("generic-x86"), phase="excitation")
+    for phase in ("excitation", "hybrid"):
+        with pytest.raises(InputError, match="has no voicing model"):
+            Synthesizer(Bundle.load(old), load_profile("generic-x86"), phase=phase)

@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 
-from edgevc.audio.excitation import VoicingModel
+from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.audio.params import MelParams
 from edgevc.errors import InputError
 
@@ -19,9 +19,18 @@ FORMAT = "edgevc-bundle"
 FORMAT_VERSION = 1
 MODEL_ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
 MANIFEST = "manifest.json"
-# Where the waveform's phase comes from: the vocoder's own output, or an excitation signal
-# matched to its magnitudes (edgevc/audio/excitation.py; needs the manifest's voicing model).
-PHASE_METHODS = ("vocoder", "excitation")
+# Where the waveform's phase comes from: the vocoder's own output, an excitation signal
+# matched to its magnitudes, or the excitation's in voiced frames' low band and the vocoder's
+# elsewhere (edgevc/audio/excitation.py; the last two need the manifest's voicing model).
+PHASE_METHODS = ("vocoder", "excitation", "hybrid")
+
+
+def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str) -> float:
+    """The manifest phase section's number `key` (`default` when absent), checked by `ok`."""
+    v = ph.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):
+        raise InputError(f"{where}: phase {key} {v!r}: must be a number ({what})")
+    return float(v)
 
 
 def default_bundle_dir() -> Path:
@@ -82,7 +91,9 @@ class Bundle:
     default_speaker_path: Path
     g2p: ModelEntry | None = None   # optional: words outside the lexicon (else rule-based)
     phase: str = "vocoder"          # default phase method, one of PHASE_METHODS
-    voicing: VoicingModel | None = None  # for the excitation phase
+    voicing: VoicingModel | None = None  # for the excitation and hybrid phases
+    band_hz: float = HYBRID_BAND_HZ      # the hybrid's band
+    voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
 
     @classmethod
     def load(cls, root: str | Path | None = None, verify: bool = True) -> "Bundle":
@@ -146,8 +157,13 @@ class Bundle:
         if ph["method"] not in PHASE_METHODS:
             raise InputError(f"{where}: phase method {ph['method']!r} is not one of {', '.join(PHASE_METHODS)}")
         voicing = VoicingModel.from_dict(ph["voicing"], synth_mel.n_mels) if "voicing" in ph else None
-        if ph["method"] == "excitation" and voicing is None:
-            raise InputError(f"{where}: phase method 'excitation' needs a voicing model in {MANIFEST}")
+        if ph["method"] != "vocoder" and voicing is None:
+            raise InputError(f"{where}: phase method {ph['method']!r} needs a voicing model in {MANIFEST}")
+        nyquist = synth_mel.sample_rate / 2
+        band_hz = _phase_number(ph, "band_hz", HYBRID_BAND_HZ, lambda v: 0 < v <= nyquist,
+                                f"Hz, above 0 and at most {nyquist:g}", where)
+        margin = _phase_number(ph, "voiced_margin", HYBRID_MARGIN, lambda v: abs(v) < 100,
+                               "logit, between -100 and 100", where)
         return cls(
             root=root, manifest=m, models=models,
             synth_mel=synth_mel,
@@ -155,7 +171,7 @@ class Bundle:
             window_frames=int(sf["window_frames"]), window_hop=int(sf["window_hop"]),
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
-            g2p=g2p, phase=ph["method"], voicing=voicing,
+            g2p=g2p, phase=ph["method"], voicing=voicing, band_hz=band_hz, voiced_margin=margin,
         )
 
     @property

@@ -56,8 +56,8 @@ class Synthesizer:
         self.phase = phase or self.bundle.phase
         if self.phase not in PHASE_METHODS:
             raise InputError(f"phase {self.phase!r}: must be one of {', '.join(PHASE_METHODS)}")
-        if self.phase == "excitation" and self.bundle.voicing is None:
-            raise InputError(f"phase 'excitation': bundle {self.bundle.root} has no voicing model")
+        if self.phase != "vocoder" and self.bundle.voicing is None:
+            raise InputError(f"phase {self.phase!r}: bundle {self.bundle.root} has no voicing model")
         self.profile = profile or detect_profile()
         p = self.profile
         fp16 = p.precision == "fp16"
@@ -134,8 +134,10 @@ class Synthesizer:
         mel = np.empty((T, self.bundle.synth_mel.n_mels), np.float32)
         mel_done = 0
         istft = StreamingISTFT(self.bundle.synth_mel)
-        excitation = (ExcitationPhase(self.bundle.synth_mel, self.bundle.voicing)
-                      if self.phase == "excitation" else None)
+        b, hybrid = self.bundle, self.phase == "hybrid"
+        excitation = (None if self.phase == "vocoder" else
+                      ExcitationPhase(b.synth_mel, b.voicing, band_hz=b.band_hz if hybrid else None,
+                                      margin=b.voiced_margin if hybrid else 0.0))
         for s, e in chunk_bounds(T, self.profile.chunk_frames, self.profile.max_chunk_frames):
             need = min(T, e + self.r_voc)
             if mel_done < need:  # decode up to what this vocoder chunk reads, and one chunk on
