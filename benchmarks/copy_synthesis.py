@@ -33,7 +33,8 @@ from edgevc.audio.io import load_audio
 from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, ExcitationPhase
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.audio.processing import normalize_peak, trim_silence
-from edgevc.export.judges import MOS_KEYS, Judges
+from edgevc.errors import InputError
+from edgevc.export.judges import MOS_KEYS, Judges, read_recordings
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
 
@@ -80,13 +81,9 @@ def main() -> None:
     params = bundle.synth_mel
     vocoder = create_session(str(bundle.models["vocoder"].path), ["onnx-cpu"], 1)
     judges = Judges()
-    lines = [x for x in (args.real / "metadata.csv").read_text(encoding="utf-8").splitlines()
-             if x.strip()][:args.limit]
+    recordings = read_recordings(args.real, args.limit)
     rows = {name: [] for name in SYSTEMS + ((EXCITATION, HYBRID) if bundle.voicing else ())}
-    for line in lines:
-        uid, text = line.split("|")[:2]
-        path = next(p for p in (args.real / "wavs" / f"{uid}.flac", args.real / "wavs" / f"{uid}.wav")
-                    if p.exists())
+    for uid, text, path in recordings:
         log.info("%s", uid)
         wav = normalize_peak(trim_silence(load_audio(path, params.sample_rate)))
         for name, sig in signals(wav, vocoder, params, bundle.voicing, bundle.band_hz,
@@ -99,7 +96,7 @@ def main() -> None:
     res = {"command": shlex.join(["python", *sys.argv]),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": str(bundle.root), "vocoder_precision": bundle.models["vocoder"].precision,
-           "recordings": len(lines), "judges": judges.notes, "systems": table, "rows": rows}
+           "recordings": len(recordings), "judges": judges.notes, "systems": table, "rows": rows}
     md = ["| signal | WER | CER | DNSMOS OVRL | SIG | BAK |", "|---|---|---|---|---|---|"]
     for name, agg in table.items():
         md.append(f"| {name} | {agg.get('wer', float('nan')):.1%} | {agg.get('cer', float('nan')):.1%} | "
@@ -110,10 +107,13 @@ def main() -> None:
     (args.out / "copy_synthesis.json").write_text(json.dumps(res, indent=2) + "\n")
     (args.out / "copy_synthesis.md").write_text(
         f"# edgevc vocoder, analysis-synthesis\n\n`{res['command']}`, {res['date']}\n\n"
-        f"{len(lines)} recordings of `{args.real}`, vocoder {res['vocoder_precision']}, every signal "
+        f"{len(recordings)} recordings of `{args.real}`, vocoder {res['vocoder_precision']}, every signal "
         f"judged at peak {JUDGE_PEAK}.\n\n{text}\n")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as e:  # bad --real folder, bundle, ...: one line
+        sys.exit(f"copy_synthesis.py: {e}")

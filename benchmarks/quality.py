@@ -25,7 +25,7 @@ import numpy as np
 
 from edgevc.audio.io import load_audio
 from edgevc.errors import InputError
-from edgevc.export.judges import MOS_KEYS, Judges, unit
+from edgevc.export.judges import MOS_KEYS, Judges, read_recordings, unit
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.enroll import Enroller
 from edgevc.runtime.profiles import load_profile
@@ -60,11 +60,7 @@ def audio_files(folder: Path) -> list[Path]:
 
 def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
     rows, embs = [], []
-    lines = (folder / "metadata.csv").read_text(encoding="utf-8").splitlines()
-    for line in [x for x in lines if x.strip()][:limit]:
-        uid, text = line.split("|")[:2]
-        path = next(p for p in (folder / "wavs" / f"{uid}.flac", folder / "wavs" / f"{uid}.wav")
-                    if p.exists())
+    for uid, text, path in read_recordings(folder, limit):
         log.info("real %s: %s", folder.name, uid)
         row, emb = judges.judge(uid, text, load_audio(path, SR))
         rows.append(row)
@@ -238,4 +234,7 @@ def table(res: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as e:  # bad --real folder, bundle, ...: one line
+        sys.exit(f"quality.py: {e}")

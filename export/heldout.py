@@ -77,12 +77,46 @@ def make(librispeech: Path, transcribed: list[Path], n_per_sex: int = 10,
     return "\n".join(lines) + "\n"
 
 
+def link_heldout_recordings(corpus: Path, out: Path, heldout: HeldOut) -> int:
+    """Gather an LJSpeech-layout corpus's held-out takes into `out` (metadata.csv and links
+    to the audio under wavs/), the `--real` folder of benchmarks/quality.py. Returns how many."""
+    lines = []
+    for line in (corpus / "metadata.csv").read_text(encoding="utf-8").splitlines():
+        uid, _, text = line.partition("|")
+        if text and heldout.holds(corpus.name, text.split("|")[0]):
+            lines.append(line)
+    (out / "wavs").mkdir(parents=True, exist_ok=True)
+    for line in lines:
+        uid = line.partition("|")[0]
+        for src in ((corpus / "wavs" / f"{uid}{ext}") for ext in (".flac", ".wav")):
+            dst = out / "wavs" / src.name
+            if src.exists() and not dst.exists():
+                dst.symlink_to(src.resolve())
+    (out / "metadata.csv").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    return len(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--make", action="store_true", help="write export/heldout.txt")
-    ap.add_argument("--librispeech", type=Path, required=True)
+    ap.add_argument("--librispeech", type=Path, help="with --make or alone: the readers to pick from")
     ap.add_argument("--corpus", type=Path, action="append", default=[])
+    ap.add_argument("--recordings", type=Path, metavar="CORPUS",
+                    help="instead: link an LJSpeech-layout corpus's held-out takes into --out "
+                         "(for benchmarks/quality.py --real)")
+    ap.add_argument("--out", type=Path, help="with --recordings: the folder to write")
     a = ap.parse_args()
+    if a.recordings:
+        if a.out is None:
+            ap.error("--recordings needs --out")
+        try:
+            n = link_heldout_recordings(a.recordings, a.out, HeldOut.load())
+        except (OSError, UnicodeDecodeError) as e:
+            raise SystemExit(f"heldout: {a.recordings}: {type(e).__name__}: {e}") from None
+        print(f"{n} held-out recordings of {a.recordings} in {a.out}")
+        return
+    if a.librispeech is None:
+        ap.error("--librispeech is required (or --recordings CORPUS --out DIR)")
     text = make(a.librispeech, a.corpus)
     if a.make:
         HELDOUT_FILE.write_text(text, encoding="utf-8")

@@ -8,10 +8,12 @@ Used by benchmarks/quality.py and by `edgevc export --judge N` (int8 against fp3
 import logging
 import re
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 
 from edgevc.audio.io import float_to_pcm16
+from edgevc.errors import InputError
 from edgevc.text.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,32 @@ def edits(ref, hyp) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
         prev = cur
     return prev[-1]
+
+
+def read_recordings(folder: Path, limit: int | None = None) -> list[tuple[str, str, Path]]:
+    """(id, text, audio path) of the first `limit` lines of an LJSpeech-style folder:
+    `metadata.csv` of `id|text` beside `wavs/ID.flac` or `wavs/ID.wav`."""
+    meta = folder / "metadata.csv"
+    try:
+        lines = meta.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{meta}: unreadable ({type(e).__name__})") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if limit is not None and len(out) >= limit:
+            break
+        if not line.strip():
+            continue
+        uid, sep, text = line.partition("|")
+        if not sep or not uid.strip():
+            raise InputError(f"{meta}:{n}: expected 'id|text'")
+        text = text.split("|")[0]
+        path = next((p for p in (folder / "wavs" / f"{uid}.flac", folder / "wavs" / f"{uid}.wav")
+                     if p.exists()), None)
+        if path is None:
+            raise InputError(f"{meta}:{n}: no wavs/{uid}.flac or wavs/{uid}.wav")
+        out.append((uid, text, path))
+    return out
 
 
 def ver(package: str) -> str:

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from edgevc.export.corpus import detect_layout, read_corpus
-from edgevc.export.heldout import HeldOut, text_key
+from edgevc.export.heldout import HeldOut, link_heldout_recordings, text_key
 
 pitch = pytest.importorskip("edgevc.export.pitch")
 
@@ -70,6 +70,20 @@ def test_heldout_matches_speakers_and_every_take_of_a_sentence(tmp_path):
     f.write_text("speakers 211\n")
     with pytest.raises(ValueError, match="heldout.txt:1"):
         HeldOut.load(f)
+
+
+def test_heldout_recordings_of_a_corpus_are_gathered_for_the_quality_benchmark(tmp_path):
+    corpus = tmp_path / "voice"
+    (corpus / "wavs").mkdir(parents=True)
+    (corpus / "metadata.csv").write_text("a|Held out, this one.\nb|Trained on.\nc|held out this ONE\n")
+    for uid in "abc":
+        (corpus / "wavs" / f"{uid}.flac").write_bytes(uid.encode())
+    out = tmp_path / "real"
+    n = link_heldout_recordings(corpus, out, HeldOut(texts=["held out this one"]))
+    assert n == 2
+    assert (out / "metadata.csv").read_text().splitlines() == ["a|Held out, this one.", "c|held out this ONE"]
+    assert sorted(p.name for p in (out / "wavs").iterdir()) == ["a.flac", "c.flac"]
+    assert (out / "wavs" / "c.flac").read_bytes() == b"c"
 
 
 def test_shipped_heldout_file_parses():
