@@ -26,7 +26,7 @@ import numpy as np
 from edgevc.audio.io import load_audio
 from edgevc.errors import InputError
 from edgevc.export.judges import MOS_KEYS, Judges, read_recordings, unit
-from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.enroll import Enroller
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
@@ -118,7 +118,7 @@ def main() -> None:
                     help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
                          "trained on, not the bundle's student encoder (tells encoder error from "
                          "acoustic-model error; needs resemblyzer)")
-    ap.add_argument("--phase", choices=("excitation", "vocoder", "hybrid"),
+    ap.add_argument("--phase", choices=PHASE_METHODS,
                     help="where the waveform's phase comes from (default: the bundle's choice)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

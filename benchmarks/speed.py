@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import edgevc
-from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
 
@@ -269,7 +269,7 @@ def main() -> None:
                     help="words in the long memory run (default 10,000)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke check: 2 runs, no long memory run")
-    ap.add_argument("--phase", choices=("vocoder", "excitation", "hybrid"),
+    ap.add_argument("--phase", choices=PHASE_METHODS,
                     help="phase method to time (default: the bundle's)")
     args = ap.parse_args()
     runs = args.runs or (2 if args.quick else 5)

@@ -48,6 +48,16 @@ def test_speak_phase_option(tmp_path):
     assert res.returncode == 2 and not (tmp_path / "r.wav").exists()
 
 
+def test_phase_options_offer_exactly_the_bundle_phase_methods():
+    # the CLI lists them itself so that `edgevc --help` imports no runtime module
+    from edgevc.cli import cli
+    from edgevc.runtime.bundle import PHASE_METHODS
+
+    for command in ("speak", "export"):
+        opt = next(o for o in cli.commands[command].params if o.name == "phase")
+        assert sorted(opt.type.choices) == sorted(PHASE_METHODS), command
+
+
 def test_speak_raw_pcm_to_stdout_and_text_from_stdin():
     res = run_cli("speak", "-", "--out", "-", input=b"Hello there.\n\nGood night.\n")
     assert res.returncode == 0, res.stderr.decode()
