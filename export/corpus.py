@@ -22,7 +22,8 @@ class Utterance:
     text: str | None
 
 
-def _find_audio(folder: Path, stem: str) -> Path | None:
+def find_audio(folder: Path, stem: str) -> Path | None:
+    """folder/stem with the first of AUDIO_EXTS that exists, else None."""
     for ext in AUDIO_EXTS:
         p = folder / (stem + ext)
         if p.exists():
@@ -43,7 +44,7 @@ def read_ljspeech(root: Path, speaker: str | None = None,
         if len(parts) < 2 or not parts[1].strip():
             continue
         text = parts[2] if len(parts) > 2 and parts[2].strip() else parts[1]
-        audio = _find_audio(wav_dir, parts[0])
+        audio = find_audio(wav_dir, parts[0])
         if audio is not None:
             spk = parts[0] if speaker_per_utterance else speaker
             out.append(Utterance(f"{spk}/{parts[0]}", spk, audio, text.strip()))
@@ -72,7 +73,7 @@ def read_vctk(root: Path, mic: str = "mic1") -> list[Utterance]:
     out = []
     for txt in sorted((root / "txt").glob("*/*.txt")):
         spk, stem = txt.parent.name, txt.stem
-        audio = _find_audio(wav_root / spk, f"{stem}_{mic}") or _find_audio(wav_root / spk, stem)
+        audio = find_audio(wav_root / spk, f"{stem}_{mic}") or find_audio(wav_root / spk, stem)
         text = txt.read_text(encoding="utf-8").strip()
         if audio is not None and text:
             out.append(Utterance(f"{spk}/{stem}", spk, audio, text))

@@ -78,22 +78,20 @@ def make(librispeech: Path, transcribed: list[Path], n_per_sex: int = 10,
 
 
 def link_heldout_recordings(corpus: Path, out: Path, heldout: HeldOut) -> int:
-    """Gather an LJSpeech-layout corpus's held-out takes into `out` (metadata.csv and links
-    to the audio under wavs/), the `--real` folder of benchmarks/quality.py. Returns how many."""
-    lines = []
-    for line in (corpus / "metadata.csv").read_text(encoding="utf-8").splitlines():
-        uid, _, text = line.partition("|")
-        if text and heldout.holds(corpus.name, text.split("|")[0]):
-            lines.append(line)
+    """Gather an LJSpeech-layout corpus's held-out takes, as `prepare` decides them, into
+    `out` (metadata.csv and links to the audio under wavs/): the `--real` folder of
+    benchmarks/quality.py. Returns how many."""
+    from edgevc.export.corpus import read_ljspeech
+
+    held = [u for u in read_ljspeech(corpus) if heldout.holds(u.speaker, u.text)]
     (out / "wavs").mkdir(parents=True, exist_ok=True)
-    for line in lines:
-        uid = line.partition("|")[0]
-        for src in ((corpus / "wavs" / f"{uid}{ext}") for ext in (".flac", ".wav")):
-            dst = out / "wavs" / src.name
-            if src.exists() and not dst.exists():
-                dst.symlink_to(src.resolve())
-    (out / "metadata.csv").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
-    return len(lines)
+    for u in held:
+        dst = out / "wavs" / u.audio.name
+        if not dst.exists():
+            dst.symlink_to(u.audio.resolve())
+    lines = "".join(f"{u.audio.stem}|{u.text}\n" for u in held)
+    (out / "metadata.csv").write_text(lines, encoding="utf-8")
+    return len(held)
 
 
 def main():

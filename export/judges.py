@@ -14,6 +14,7 @@ import numpy as np
 
 from edgevc.audio.io import float_to_pcm16
 from edgevc.errors import InputError
+from edgevc.export.corpus import find_audio
 from edgevc.text.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def edits(ref, hyp) -> int:
 
 def read_recordings(folder: Path, limit: int | None = None) -> list[tuple[str, str, Path]]:
     """(id, text, audio path) of the first `limit` lines of an LJSpeech-style folder:
-    `metadata.csv` of `id|text` beside `wavs/ID.flac` or `wavs/ID.wav`."""
+    `metadata.csv` of `id|text` beside `wavs/ID.{wav,flac,ogg}`. Unlike the training reader
+    (export/corpus.py), a line without its audio is an error: a benchmark must not
+    silently judge fewer recordings than it names."""
     meta = folder / "metadata.csv"
     try:
         lines = meta.read_text(encoding="utf-8").splitlines()
@@ -56,10 +59,9 @@ def read_recordings(folder: Path, limit: int | None = None) -> list[tuple[str, s
         if not sep or not uid.strip():
             raise InputError(f"{meta}:{n}: expected 'id|text'")
         text = text.split("|")[0]
-        path = next((p for p in (folder / "wavs" / f"{uid}.flac", folder / "wavs" / f"{uid}.wav")
-                     if p.exists()), None)
+        path = find_audio(folder / "wavs", uid)
         if path is None:
-            raise InputError(f"{meta}:{n}: no wavs/{uid}.flac or wavs/{uid}.wav")
+            raise InputError(f"{meta}:{n}: no wavs/{uid}.flac or wavs/{uid}.wav (or .ogg)")
         out.append((uid, text, path))
     return out
 
