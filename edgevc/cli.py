@@ -254,7 +254,8 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
               help="--no-distill exports students older than their teachers as they are.")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
-              help="Replace an existing bundle folder (atomically).")
+              help="Replace an existing edgevc bundle folder (atomically). A folder holding "
+                   "anything the bundle did not write is never replaced.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
                durations, distill_steps, distill, out, force, as_json):

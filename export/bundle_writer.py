@@ -26,6 +26,7 @@ from edgevc.audio.io import load_audio
 from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
                                  SPEAKER_WINDOW_HOP, SYNTH_MEL)
 from edgevc.errors import EdgevcError, InputError
+from edgevc.export.bundle_dest import check_destination, replace_folder
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
 from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
@@ -202,8 +203,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         tflite_export.require_interpreter()
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output {out}: exists and is not a folder")
+    check_destination(out, force)  # before any work: a user's folder is never replaced
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
     stale = stale_students(ckpt_dir) if ckpt_dir.is_dir() else {}
@@ -371,15 +371,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
             stages.update()
 
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-        if out.exists():
-            if not force:
-                raise InputError(f"output {out}: exists (use --force to replace it)")
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "b")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

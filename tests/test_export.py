@@ -60,7 +60,8 @@ def test_failed_export_leaves_the_old_bundle_and_no_temp(tmp_path, tiny_checkpoi
     from edgevc.export import bundle_writer
     out = tmp_path / "bundle"
     out.mkdir()
-    (out / "manifest.json").write_text("old")
+    old = '{"format": "edgevc-bundle", "files": {}}'  # an old bundle may be replaced
+    (out / "manifest.json").write_text(old)
 
     def boom(*a, **k):
         raise KeyboardInterrupt  # an interrupted export, mid-way
@@ -68,7 +69,7 @@ def test_failed_export_leaves_the_old_bundle_and_no_temp(tmp_path, tiny_checkpoi
     monkeypatch.setattr("edgevc.quantize.int8.quantize_int8", boom)
     with pytest.raises(KeyboardInterrupt):
         bundle_writer.build_bundle(out, "int8", tiny_checkpoints, progress=False)
-    assert (out / "manifest.json").read_text() == "old"
+    assert (out / "manifest.json").read_text() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
 
 
