@@ -53,11 +53,7 @@ class Synthesizer:
     def __init__(self, bundle: Bundle | None = None, profile: DeviceProfile | None = None,
                  phase: str | None = None):
         self.bundle = bundle or Bundle.load()
-        self.phase = phase or self.bundle.phase
-        if self.phase not in PHASE_METHODS:
-            raise InputError(f"phase {self.phase!r}: must be one of {', '.join(PHASE_METHODS)}")
-        if self.phase != "vocoder" and self.bundle.voicing is None:
-            raise InputError(f"phase {self.phase!r}: bundle {self.bundle.root} has no voicing model")
+        self.phase = self.check_phase(phase or self.bundle.phase)
         self.profile = profile or detect_profile()
         p = self.profile
         fp16 = p.precision == "fp16"
@@ -72,6 +68,14 @@ class Synthesizer:
                                             self.bundle.embedding_dim)
         self.r_dec = self.bundle.models["acoustic_decoder"].receptive_radius
         self.r_voc = self.bundle.models["vocoder"].receptive_radius
+
+    def check_phase(self, phase: str) -> str:
+        """`phase` if this bundle can make audio with it, else InputError."""
+        if phase not in PHASE_METHODS:
+            raise InputError(f"phase {phase!r}: must be one of {', '.join(PHASE_METHODS)}")
+        if phase != "vocoder" and self.bundle.voicing is None:
+            raise InputError(f"phase {phase!r}: bundle {self.bundle.root} has no voicing model")
+        return phase
 
     @property
     def sample_rate(self) -> int:
@@ -100,13 +104,24 @@ class Synthesizer:
     def sentences(self, text: str) -> list[Sentence]:
         return list(self._speakable(text))
 
+    def speakable(self, text: str) -> Iterator[Sentence]:
+        """Sentences of `text`, phonemized one at a time as they are asked for."""
+        return self._speakable(text)
+
     def stream(self, text: str, speaker: np.ndarray | None = None,
-               length_scale: float = 1.0) -> Iterator[np.ndarray]:
+               length_scale: float = 1.0, phase: str | None = None) -> Iterator[np.ndarray]:
         """Audio chunks for `text`, sentence by sentence; each sentence is phonemized when its
-        turn comes, so memory and the wait for first audio do not grow with the text."""
-        spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
+        turn comes, so memory and the wait for first audio do not grow with the text.
+        `phase` overrides the synthesizer's phase method for this text."""
         for sent in self._speakable(text):
-            yield from self._sentence(sent, spk, length_scale)
+            yield from self.sentence_audio(sent, speaker, length_scale, phase)
+
+    def sentence_audio(self, sent: Sentence, speaker: np.ndarray | None = None,
+                       length_scale: float = 1.0, phase: str | None = None) -> Iterator[np.ndarray]:
+        """Audio chunks of one sentence from `speakable()`."""
+        spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
+        return self._sentence(sent, spk, length_scale,
+                              self.phase if phase is None else self.check_phase(phase))
 
     def synthesize(self, text: str, speaker: np.ndarray | None = None,
                    length_scale: float = 1.0) -> np.ndarray:
@@ -118,7 +133,9 @@ class Synthesizer:
         dur = np.maximum(1, np.round(np.expm1(log_dur[0]) * length_scale)).astype(np.int64)
         return states[0], dur
 
-    def _sentence(self, sent: Sentence, spk: np.ndarray, length_scale: float):
+    def _sentence(self, sent: Sentence, spk: np.ndarray, length_scale: float,
+                  phase: str | None = None):
+        phase = self.phase if phase is None else phase
         states, dur = self.durations(sent, spk, length_scale)
         frames = np.repeat(states, dur, axis=0)[:MAX_SENTENCE_FRAMES]
         T = len(frames)
@@ -134,8 +151,8 @@ class Synthesizer:
         mel = np.empty((T, self.bundle.synth_mel.n_mels), np.float32)
         mel_done = 0
         istft = StreamingISTFT(self.bundle.synth_mel)
-        b, hybrid = self.bundle, self.phase == "hybrid"
-        excitation = (None if self.phase == "vocoder" else
+        b, hybrid = self.bundle, phase == "hybrid"
+        excitation = (None if phase == "vocoder" else
                       ExcitationPhase(b.synth_mel, b.voicing, band_hz=b.band_hz if hybrid else None,
                                       margin=b.voiced_margin if hybrid else 0.0))
         for s, e in chunk_bounds(T, self.profile.chunk_frames, self.profile.max_chunk_frames):
