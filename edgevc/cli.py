@@ -16,6 +16,7 @@ from edgevc import __version__
 from edgevc.errors import EdgevcError, InputError
 
 log = logging.getLogger("edgevc")
+_verbose = 0  # set by the group's -v: the top-level guard prints tracebacks only then
 
 
 class _Terminated(BaseException):
@@ -40,7 +41,7 @@ def main(argv=None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except EdgevcError as e:
-        click.echo(f"edgevc: error: {e}", err=True)
+        click.echo(f"edgevc: error: {_one_line(e)}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -48,7 +49,20 @@ def main(argv=None) -> None:
         sys.exit(143)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as e:  # a bug or an unforeseen failure: one line, the traceback on -v
+        if _verbose:
+            log.exception("unexpected error")
+        click.echo(f"edgevc: error: unexpected {type(e).__name__}: {_one_line(e)}"
+                   + ("" if _verbose else " (run with -v for the traceback)"), err=True)
+        sys.exit(1)
     sys.exit(0)
+
+
+def _one_line(e: BaseException) -> str:
+    """The first line of an error's message, cut short: stderr stays one readable line."""
+    lines = str(e).strip().splitlines()
+    msg = lines[0] if lines else type(e).__name__
+    return msg if len(msg) <= 500 else msg[:497] + "..."
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -73,6 +87,8 @@ def cli(verbose, quiet):
     Rebuild the model bundle from PyTorch checkpoints (needs edgevc[export]):
         edgevc export --quantize int8 -o my-bundle
     """
+    global _verbose
+    _verbose = verbose
     _setup_logging(verbose, quiet)
 
 
@@ -84,10 +100,27 @@ def _profile(name):
 
 
 def _stdin_lines():
-    """Lines of standard input as they arrive (a kiosk FIFO, a pipe)."""
-    for line in sys.stdin:
-        if line.strip():
-            yield line.strip()
+    """Lines of standard input as they arrive (a kiosk FIFO, a pipe). Read as bytes and
+    decoded line by line, so one undecodable line is skipped instead of ending the run."""
+    encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+    for n, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode(encoding).strip()
+        except UnicodeDecodeError as e:
+            log.warning("line %d skipped: not %s text (byte %d)", n, encoding, e.start)
+            continue
+        if line:
+            yield n, line
+
+
+def _speak_lines(synth, lines, spk, length_scale):
+    """Audio of each line; a line with nothing speakable (or too long) is skipped with a
+    warning, so one bad line does not end a kiosk."""
+    for n, line in lines:
+        try:
+            yield from synth.stream(line, spk, length_scale)
+        except InputError as e:
+            log.warning("line %d skipped: %s", n, e)
 
 
 _bundle_opt = click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
@@ -150,8 +183,7 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
     synth = Synthesizer(bundle, profile, phase)
     spk = synth.load_speaker(speaker) if speaker else None
     if text == "-":
-        lines = _stdin_lines()
-        chunks = (c for line in lines for c in synth.stream(line, spk, length_scale))
+        chunks = _speak_lines(synth, _stdin_lines(), spk, length_scale)
     else:
         synth.check_text(text)  # bad text fails here, before any file or device is opened
         chunks = synth.stream(text, spk, length_scale)
@@ -162,8 +194,8 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
     sink = open_sink(out, synth.sample_rate, frames_per_buffer or profile.frames_per_buffer, device)
     with sink:
         stats = play(chunks, sink, profile.ring_samples(synth.sample_rate))
-    if text == "-" and stats.samples_played == 0:
-        raise InputError("no text on standard input")
+        if text == "-" and stats.samples_played == 0:  # inside: no empty WAV is published
+            raise InputError("no speakable text on standard input")
     elapsed = time.perf_counter() - t0
     if as_json:
         click.echo(json.dumps({
@@ -343,3 +375,9 @@ def info(bundle_dir, as_json):
             f"{k} {v:+.3f} (limit {e2e['limits'][k]:+.2f})" for k, v in e2e["delta"].items()))
     elif e2e:
         click.echo(f"  check chain vs fp32: {e2e.get('skipped', 'not run')}")
+
+
+# `edgevc serve` lives in edgevc/serve/; its libraries (edgevc[serve]) load only when it runs.
+from edgevc.serve.cli import serve as _serve  # noqa: E402
+
+cli.add_command(_serve)

@@ -128,7 +128,7 @@ def test_write_wav_failure_keeps_existing_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("edgevc.audio.io.os.replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match=r"out.wav: cannot write \(disk full\)"):
         write_wav(p, np.zeros(100, np.float32))
     assert p.read_bytes() == b"old"
     assert [f.name for f in tmp_path.iterdir()] == ["out.wav"]

@@ -154,6 +154,13 @@ def temp_path_for(path: Path) -> tuple[int, str]:
         raise InputError(f"output file {path}: folder {folder} does not exist") from e
     except PermissionError as e:
         raise InputError(f"output file {path}: no permission to write in {folder}") from e
+    except OSError as e:  # a read-only file system, a full disk, ...
+        raise write_error(path, e) from None
+
+
+def write_error(path, e: OSError) -> InputError:
+    """The one-line error for an output that cannot be written (full disk, read-only)."""
+    return InputError(f"output file {path}: cannot write ({e.strerror or e})")
 
 
 def write_wav(path: str | os.PathLike, wav: np.ndarray, sr: int = 16000) -> None:
@@ -175,9 +182,11 @@ def write_wav(path: str | os.PathLike, wav: np.ndarray, sr: int = 16000) -> None
             os.fsync(f.fileno())
         os.chmod(tmp, _new_file_mode(p))
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise write_error(p, e) from None
         raise

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from edgevc.audio.io import _new_file_mode, float_to_pcm16, temp_path_for
+from edgevc.audio.io import _new_file_mode, float_to_pcm16, temp_path_for, write_error
 from edgevc.errors import EdgevcError
 
 log = logging.getLogger(__name__)
@@ -86,25 +86,34 @@ class WavSink(Sink):
     def write(self, samples: np.ndarray) -> None:
         if self._closed:
             raise EdgevcError(f"write to closed WAV sink {self.path}")
-        self._wav.writeframes(float_to_pcm16(samples))
+        try:
+            self._wav.writeframes(float_to_pcm16(samples))
+        except OSError as e:  # a full disk: one line, and the abort removes the temp file
+            raise write_error(self.path, e) from None
 
     def _finish(self, ok: bool) -> None:
+        published = False
         try:
-            self._wav.close()  # patches the RIFF sizes in the header
-            self._file.flush()
             if ok:
+                self._wav.close()  # patches the RIFF sizes in the header
+                self._file.flush()
                 os.fsync(self._file.fileno())
-            self._file.close()
-            if ok:
+                self._file.close()
                 os.chmod(self._tmp, _new_file_mode(self.path))
                 os.replace(self._tmp, self.path)
+                published = True
                 log.debug("wrote %s", self.path)
-                return
-        except BaseException:
-            self._file.close()
-            self._remove_tmp()
-            raise
-        self._remove_tmp()
+        except OSError as e:
+            raise write_error(self.path, e) from None
+        finally:
+            if not published:
+                # Closing flushes buffered bytes, which fails again on a full disk; each
+                # step is tried on its own so the temp file is always removed.
+                for close in (self._wav.close, self._file.close, self._remove_tmp):
+                    try:
+                        close()
+                    except (OSError, ValueError):
+                        pass
 
     def _remove_tmp(self) -> None:
         try:

@@ -2,38 +2,19 @@
 
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from edgevc.audio.io import _new_file_mode, temp_path_for, write_error
 from edgevc.errors import InputError
 
 
 def load_speaker(path: str | Path, dim: int) -> np.ndarray:
     where = f"speaker file {path}"
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{where}: not found")
-    if zipfile.is_zipfile(p):
-        raise InputError(f"{where}: is an .npz archive; expected one vector saved with np.save")
-    with open(p, "rb") as f:
-        if f.read(6) != b"\x93NUMPY":
-            raise InputError(f"{where}: not a .npy file (expected a vector saved with np.save)")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise InputError(f"{where}: holds pickled Python objects; refusing to load it "
-                             "(expected a float32 vector saved with np.save)") from None
-        raise InputError(f"{where}: not a .npy array ({e})") from None
-    except (OSError, EOFError) as e:
-        raise InputError(f"{where}: not a .npy array ({e})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
-        raise InputError(f"{where}: dtype {getattr(arr, 'dtype', type(arr))} is not floating point")
-    if arr.shape != (dim,):
-        raise InputError(f"{where}: shape {arr.shape}, but this bundle's speaker encoder makes "
-                         f"({dim},) vectors")
+    arr = _read_vector(Path(path), dim, where)
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{where}: contains NaN or infinite values")
     norm = float(np.linalg.norm(arr))
@@ -42,26 +23,78 @@ def load_speaker(path: str | Path, dim: int) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def _read_vector(p: Path, dim: int, where: str) -> np.ndarray:
+    """The .npy vector at `p`, its header checked before any data is read: a header that
+    claims a huge shape, or a device like /dev/zero, costs no memory."""
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"{where}: not found") from None
+    except OSError as e:
+        raise InputError(f"{where}: cannot read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        target = f" (it points to {os.path.realpath(p)})" if p.is_symlink() else ""
+        raise InputError(f"{where}: not a regular file{target}")
+    if zipfile.is_zipfile(p):
+        raise InputError(f"{where}: is an .npz archive; expected one vector saved with np.save")
+    try:
+        with open(p, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise InputError(f"{where}: not a .npy file (expected a vector saved with np.save)")
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f)
+            if dtype.hasobject:
+                raise InputError(f"{where}: holds pickled Python objects; refusing to load it "
+                                 "(expected a float32 vector saved with np.save)")
+            if dtype.kind != "f":
+                raise InputError(f"{where}: dtype {dtype} is not floating point")
+            if shape != (dim,):
+                raise InputError(f"{where}: shape {shape}, but this bundle's speaker encoder "
+                                 f"makes ({dim},) vectors")
+            data = f.read(dim * dtype.itemsize + 1)
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{where}: not a .npy array ({_first_line(e)})") from None
+    if len(data) != dim * dtype.itemsize:
+        raise InputError(f"{where}: holds {len(data)} data bytes, its header says "
+                         f"{dim * dtype.itemsize}")
+    return np.frombuffer(data, dtype=dtype).copy()
+
+
+def _first_line(e: Exception) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:200] if lines else type(e).__name__
+
+
 def save_speaker(path: str | Path, embedding: np.ndarray, info: dict | None = None) -> None:
-    """Write the .npy (and a .json sidecar with `info`) atomically."""
+    """Write the .npy (and a .json sidecar with `info`) atomically, each through a temp
+    file that mkstemp names (never a predictable name a planted symlink could catch)."""
     p = Path(path)
     if p.suffix != ".npy":
         raise InputError(f"speaker file {path}: name must end in .npy")
     if not p.parent.is_dir():
         raise InputError(f"speaker file {path}: folder {p.parent} does not exist")
     emb = np.asarray(embedding, dtype=np.float32)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, emb, allow_pickle=False)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_atomic(p, lambda f: np.save(f, emb, allow_pickle=False))
     if info is not None:
-        side = p.with_suffix(".json")
-        tmp = side.with_name(f".{side.name}.tmp")
+        data = (json.dumps(info, indent=2) + "\n").encode("utf-8")
+        _write_atomic(p.with_suffix(".json"), lambda f: f.write(data))
+
+
+def _write_atomic(path: Path, write) -> None:
+    fd, tmp = temp_path_for(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException as e:
         try:
-            tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, side)
-        finally:
-            tmp.unlink(missing_ok=True)
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
+        raise
