@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 
 from edgevc.errors import InputError
-from edgevc.runtime.bundle import FORMAT, MANIFEST
+from edgevc.runtime.bundle import FORMAT, MANIFEST, MANIFEST_MAX_BYTES
 
 log = logging.getLogger(__name__)
-_MANIFEST_MAX_BYTES = 4 << 20  # a real manifest is tens of KB
 
 
 def _bundle_files(out: Path) -> set[str] | None:
@@ -25,7 +24,7 @@ def _bundle_files(out: Path) -> set[str] | None:
     path = out / MANIFEST
     try:
         st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > _MANIFEST_MAX_BYTES:
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_MAX_BYTES:
             return None
         m = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):

@@ -120,11 +120,26 @@ def test_session_options(monkeypatch, double_model):
         return real(model, sess_options=sess_options, providers=providers, **kw)
 
     monkeypatch.setattr(ort, "InferenceSession", spy)
+    monkeypatch.setattr("edgevc.runtime.profiles.os.cpu_count", lambda: 8)
     create_session(double_model, ["onnx-cpu"], threads=3)
     so = seen["so"]
     assert so.intra_op_num_threads == 3 and so.inter_op_num_threads == 1
     assert so.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert so.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+
+
+def test_threads_are_capped_at_the_cores_present(monkeypatch, double_model):
+    seen = {}
+    real = ort.InferenceSession
+
+    def spy(model, sess_options=None, providers=None, **kw):
+        seen["threads"] = sess_options.intra_op_num_threads
+        return real(model, sess_options=sess_options, providers=providers, **kw)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    monkeypatch.setattr("edgevc.runtime.profiles.os.cpu_count", lambda: 2)
+    create_session(double_model, ["onnx-cpu"], threads=1000)  # a Pi profile's 4 on 2 cores
+    assert seen["threads"] == 2
 
 
 def test_missing_model_file(tmp_path):

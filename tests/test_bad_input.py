@@ -3,6 +3,8 @@ line on stderr and exit 2, leaves no file behind and loses none of the user's.""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +79,194 @@ def test_export_destination_rules(tmp_path):
     replace_folder(new, old, force=True)                      # an old bundle is replaced
     assert sorted(os.listdir(old)) == ["manifest.json"]
     assert sorted(os.listdir(tmp_path)) == ["empty", "link", "old"]
+
+
+# ------------------------------------------------------- the top-level guard
+
+_BOOM = ("import sys, edgevc.cli as c, edgevc.runtime.bundle as b\n"
+         "def boom(*a, **k): raise RuntimeError('boom\\nsecond line')\n"
+         "b.Bundle.load = boom\n"
+         "c.main(sys.argv[1:])\n")
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1():
+    res = subprocess.run([sys.executable, "-c", _BOOM, "info"], capture_output=True)
+    assert_one_line_error(res, "unexpected RuntimeError: boom", "-v", code=1)
+    res = subprocess.run([sys.executable, "-c", _BOOM, "-v", "info"], capture_output=True)
+    assert res.returncode == 1 and "Traceback" in res.stderr.decode()
+
+
+# ------------------------------------------------------------ speaker files
+
+def _npy_header(shape, descr="<f4"):
+    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    h += b" " * (118 - len(h)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h
+
+
+@pytest.mark.parametrize("name, data, fragment", [
+    ("huge.npy", _npy_header((10**12,)) + b"\0" * 64, "shape (1000000000000,)"),
+    ("short.npy", _npy_header((256,)) + b"\0" * 64, "data bytes"),
+    ("objects.npy", _npy_header((256,), "|O") + b"\0" * 64, "pickled"),
+])
+def test_speaker_files_are_checked_from_their_header(tmp_path, name, data, fragment):
+    spk = tmp_path / name
+    spk.write_bytes(data)
+    before = listing(tmp_path)
+    res = run_cli("speak", "Hi.", "--speaker", spk, "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, name, fragment)
+    assert listing(tmp_path) == before
+
+
+def test_a_speaker_file_linked_to_a_device_says_so(tmp_path):
+    (tmp_path / "me.npy").symlink_to("/dev/zero")
+    res = run_cli("speak", "Hi.", "--speaker", tmp_path / "me.npy", "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, "not a regular file", "/dev/zero")
+    assert sorted(os.listdir(tmp_path)) == ["me.npy"]
+
+
+# ------------------------------------------------------------------- bundles
+
+@pytest.mark.parametrize("manifest, fragment", [
+    (b"[1, 2]", "JSON list, not an object"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b"[" * (5 << 20), "at most 4,194,304"),
+], ids=["list", "deep", "huge"])
+def test_a_manifest_that_is_no_object_or_too_big_is_refused(tmp_path, manifest, fragment):
+    (tmp_path / "manifest.json").write_bytes(manifest)
+    res = run_cli("info", "--bundle", tmp_path)
+    assert_one_line_error(res, "manifest.json", fragment)
+
+
+def test_a_symlink_in_a_bundle_is_refused(bundle_copy, tmp_path):
+    import shutil
+    b = tmp_path / "b"
+    shutil.copytree(bundle_copy, b)
+    (b / "lexicon.txt.gz").unlink()
+    (b / "lexicon.txt.gz").symlink_to(bundle_copy / "lexicon.txt.gz")  # same bytes, outside
+    res = run_cli("info", "--bundle", b)
+    assert_one_line_error(res, "lexicon.txt.gz", "symbolic link")
+
+
+# ------------------------------------------------------------------ profiles
+
+PROFILE = """name = "x"
+[inference]
+backends = ["onnx-cpu"]
+precision = "int8"
+threads = {threads}
+chunk_frames = 32
+[buffer]
+ring_seconds = {ring}
+[memory]
+budget_mb = {budget}
+[audio]
+frames_per_buffer = 1024
+"""
+
+
+@pytest.mark.parametrize("threads, ring, budget, fragment", [
+    (1, "1e12", 150, "'buffer.ring_seconds' must be at most 600"),
+    (1, "300", 10, "needs 18 MB of buffer, more than memory.budget_mb (10)"),
+    (100000, "2.0", 150, "'inference.threads' must be at most 1024"),
+])
+def test_profile_values_are_bounded(tmp_path, threads, ring, budget, fragment):
+    prof = tmp_path / "p.toml"
+    prof.write_text(PROFILE.format(threads=threads, ring=ring, budget=budget))
+    res = run_cli("speak", "Hi.", "--profile", prof, "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, fragment)
+    assert sorted(os.listdir(tmp_path)) == ["p.toml"]
+
+
+# ------------------------------------------------------------------- outputs
+
+def _run_with_file_size_limit(limit, *args):
+    """The CLI where no file may grow past `limit` bytes: a full disk, as far as a write
+    can tell (EFBIG where it would be ENOSPC; the same code path)."""
+    import resource
+    import signal
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return subprocess.run([sys.executable, "-m", "edgevc", *map(str, args)],
+                          preexec_fn=limited, capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path):
+    (tmp_path / "out.wav").write_bytes(b"old audio")
+    before = listing(tmp_path)
+    res = _run_with_file_size_limit(20000, "speak", "This sentence takes well over a second "
+                                    "to say, so it cannot fit.", "--out", tmp_path / "out.wav")
+    assert_one_line_error(res, "out.wav", "cannot write")
+    assert listing(tmp_path) == before
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """A folder this process cannot create files in."""
+    import tempfile
+    if os.geteuid() != 0:
+        d = tmp_path / "ro"
+        d.mkdir(mode=0o500)
+        yield d
+        d.chmod(0o700)
+        return
+    for d in ("/sys", "/proc/sys"):  # root writes anywhere but where the kernel says no
+        try:
+            fd, p = tempfile.mkstemp(dir=d)
+        except OSError:
+            yield __import__("pathlib").Path(d)
+            return
+        os.close(fd)
+        os.unlink(p)
+    pytest.skip("no unwritable folder for root here")
+
+
+def test_unwritable_outputs_are_one_line(unwritable_dir, speech_like):
+    before = sorted(os.listdir(unwritable_dir))
+    res = run_cli("speak", "Hi.", "--out", unwritable_dir / "x.wav")
+    assert_one_line_error(res, "x.wav")
+    res = run_cli("enroll", speech_like, "-o", unwritable_dir / "me.npy")
+    assert_one_line_error(res, "me.npy")
+    assert sorted(os.listdir(unwritable_dir)) == before
+
+
+def test_enroll_does_not_follow_a_planted_temp_symlink(tmp_path, speech_like):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for name in (".me.npy.tmp", ".me.json.tmp"):  # the names it used to write through
+        (tmp_path / name).symlink_to(victim)
+    res = run_cli("enroll", speech_like, "-o", tmp_path / "me.npy")
+    assert res.returncode == 0, res.stderr.decode()
+    assert victim.read_text() == "precious"
+    assert sorted(os.listdir(tmp_path)) == [".me.json.tmp", ".me.npy.tmp", "me.json", "me.npy",
+                                            "victim.txt", "voice.wav"]
+
+
+# -------------------------------------------------------------- speak - (kiosk)
+
+def test_speak_stdin_skips_bad_lines_and_keeps_the_good_ones(tmp_path):
+    out = tmp_path / "out.wav"
+    good = run_cli("speak", "-", "--out", out, input=b"Hello there.\nGood night.\n")
+    assert good.returncode == 0, good.stderr.decode()
+    size = out.stat().st_size
+    out.unlink()
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    res = run_cli("speak", "-", "--out", out, env=env,
+                  input="Hello there.\n\U0001F600\n".encode() + b"\xff\xfe bad\nGood night.\n")
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert "line 2 skipped: text has nothing speakable" in err
+    assert "line 3 skipped: not utf-8 text" in err
+    assert len(err.strip().splitlines()) == 2 and "Traceback" not in err
+    assert out.stat().st_size == size  # the same audio as the good lines alone
+
+
+@pytest.mark.parametrize("text", [b"", b"\n\n", "\U0001F600\n".encode()], ids=["empty", "blank", "emoji"])
+def test_speak_stdin_without_speech_publishes_no_file(tmp_path, text):
+    res = run_cli("speak", "-", "--out", tmp_path / "out.wav", input=text)
+    assert res.returncode == 2
+    assert res.stderr.decode().strip().splitlines()[-1] == \
+        "edgevc: error: no speakable text on standard input"
+    assert os.listdir(tmp_path) == []

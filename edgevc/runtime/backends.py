@@ -22,6 +22,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from edgevc.errors import EdgevcError, InputError
+from edgevc.runtime.profiles import usable_threads
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,7 @@ def create_session(model_path: ModelSource, backends: Sequence[str], threads: in
     """
     if not isinstance(model_path, bytes) and not Path(model_path).is_file():
         raise InputError(f"model file {model_path}: not found")
+    threads = usable_threads(threads)
     chain = provider_chain(backends)
     name = _model_name(model_path)
     # TFLite's place in the chain: after the accelerators the profile lists before it.

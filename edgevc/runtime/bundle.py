@@ -6,6 +6,8 @@ match, so a truncated copy or an edited model never runs.
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -19,6 +21,7 @@ FORMAT = "edgevc-bundle"
 FORMAT_VERSION = 1
 MODEL_ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
 MANIFEST = "manifest.json"
+MANIFEST_MAX_BYTES = 4 << 20  # the shipped manifest is tens of KB
 # Where the waveform's phase comes from: the vocoder's own output, an excitation signal
 # matched to its magnitudes, or the excitation's in voiced frames' low band and the vocoder's
 # elsewhere (edgevc/audio/excitation.py; the last two need the manifest's voicing model).
@@ -31,6 +34,31 @@ def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):
         raise InputError(f"{where}: phase {key} {v!r}: must be a number ({what})")
     return float(v)
+
+
+def _read_manifest(path: Path, where: str) -> dict:
+    """The manifest as a dict; its size is checked before it is read (a real one is tens
+    of KB), and it must not be a symbolic link leading out of the bundle."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise InputError(f"{where}: no {MANIFEST}") from None
+    except OSError as e:
+        raise InputError(f"{where}: cannot read {MANIFEST} ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{where}: {MANIFEST} is not a regular file (a link or a device)")
+    if st.st_size > MANIFEST_MAX_BYTES:
+        raise InputError(f"{where}: {MANIFEST} is {st.st_size:,} bytes; at most "
+                         f"{MANIFEST_MAX_BYTES:,} are read")
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{where}: {MANIFEST} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise InputError(f"{where}: {MANIFEST} is nested too deeply to be a manifest") from None
+    if not isinstance(m, dict):
+        raise InputError(f"{where}: {MANIFEST} holds a JSON {type(m).__name__}, not an object")
+    return m
 
 
 def default_bundle_dir() -> Path:
@@ -101,15 +129,10 @@ class Bundle:
         where = f"bundle {root}"
         if not root.is_dir():
             raise InputError(f"{where}: not a folder")
-        try:
-            manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{where}: no {MANIFEST}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InputError(f"{where}: {MANIFEST} is not valid JSON ({e})") from None
+        manifest = _read_manifest(root / MANIFEST, where)
         try:
             return cls._parse(root, manifest, verify)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(f"{where}: {MANIFEST} is malformed ({type(e).__name__}: {e})") from None
 
     @classmethod
@@ -120,12 +143,16 @@ class Bundle:
         if int(m["format_version"]) > FORMAT_VERSION:
             raise InputError(f"{where}: format version {m['format_version']} is newer than this "
                              f"edgevc understands ({FORMAT_VERSION}); upgrade edgevc")
+        real_root = root.resolve()
         for name, entry in m["files"].items():
             path = root / name
             if Path(name).is_absolute() or ".." in Path(name).parts:
                 raise InputError(f"{where}: file name {name!r} leaves the bundle folder")
+            if path.is_symlink() or real_root not in path.resolve().parents:
+                raise InputError(f"{where}: file {name} is a symbolic link; bundle files must "
+                                 "be regular files inside the bundle folder")
             if not path.is_file():
-                raise InputError(f"{where}: file {name} is missing")
+                raise InputError(f"{where}: file {name} is missing or not a regular file")
             if verify:
                 digest = sha256_file(path)
                 if digest != entry["sha256"]:

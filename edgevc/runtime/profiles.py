@@ -241,6 +241,40 @@ class _Table:
                 raise self.fail(k, "is not a known key")
 
 
+# Upper bounds: a profile is trusted to tune the runtime, not to make it allocate
+# without limit (issue 19: threads = 100000 took 12 GB, ring_seconds = 1e12 tried 57 PiB).
+MAX_THREADS = 1024            # more than any board has; use is capped at the cores present
+MAX_CHUNK_FRAMES = 4096       # a minute of audio; a sentence is capped there anyway
+MAX_RING_SECONDS = 600.0
+MAX_FRAMES_PER_BUFFER = 65536  # the same range as `speak --frames-per-buffer`
+RING_BYTES_PER_SECOND = 16000 * 4  # float32 samples at the runtime's 16 kHz
+
+
+def _check_bounds(p: DeviceProfile, inf: "_Table", buf: "_Table", audio: "_Table") -> None:
+    for table, key, value, top in ((inf, "threads", p.threads, MAX_THREADS),
+                                   (inf, "chunk_frames", p.chunk_frames, MAX_CHUNK_FRAMES),
+                                   (inf, "max_chunk_frames", p.max_chunk_frames, MAX_CHUNK_FRAMES),
+                                   (buf, "ring_seconds", p.ring_seconds, MAX_RING_SECONDS),
+                                   (audio, "frames_per_buffer", p.frames_per_buffer,
+                                    MAX_FRAMES_PER_BUFFER)):
+        if value > top:
+            raise table.fail(key, f"must be at most {top:g}", value)
+    ring_mb = p.ring_seconds * RING_BYTES_PER_SECOND / 2**20
+    if ring_mb > p.memory_budget_mb:
+        raise buf.fail("ring_seconds", f"needs {ring_mb:.0f} MB of buffer, more than "
+                       f"memory.budget_mb ({p.memory_budget_mb})", p.ring_seconds)
+
+
+def usable_threads(threads: int) -> int:
+    """A profile's thread count, capped at the cores this machine has: more threads than
+    cores only cost memory and time (a Pi profile's 4 on a 2-core host runs 2)."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        log.info("profile asks for %d threads; this machine has %d cores: using %d",
+                 threads, cores, cores)
+    return min(threads, cores)
+
+
 def _parse(raw: bytes, where: str) -> DeviceProfile:
     if tomllib is None:
         raise EdgevcError("reading device profiles needs Python 3.11+ or: pip install tomli")
@@ -274,6 +308,7 @@ def _parse(raw: bytes, where: str) -> DeviceProfile:
         audio_device=audio.string("device", ""),
         source=where,
     )
+    _check_bounds(profile, inf, buf, audio)
     if profile.max_chunk_frames < profile.chunk_frames:
         raise inf.fail("max_chunk_frames", f"must be >= chunk_frames ({profile.chunk_frames})",
                        profile.max_chunk_frames)
