@@ -270,3 +270,55 @@ def test_speak_stdin_without_speech_publishes_no_file(tmp_path, text):
     assert res.stderr.decode().strip().splitlines()[-1] == \
         "edgevc: error: no speakable text on standard input"
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------- text limits
+
+def test_text_too_long_per_request_or_sentence_is_refused_before_any_model(tmp_path):
+    res = run_cli("speak", "word " * 20001, "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, "100,005 characters long; at most 100,000")
+    res = run_cli("speak", "Say " + "a" * 5000 + " twice.", "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, "sentence 1 is 5,011 characters long", "at most 1,000")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def synth():
+    from edgevc.runtime.profiles import load_profile
+    from edgevc.runtime.synthesizer import Synthesizer
+    return Synthesizer(profile=load_profile("generic-x86"))
+
+
+@pytest.mark.parametrize("length_scale", [0, -5, 1e6, float("nan"), "1", 0.49, 2.01])
+def test_length_scale_out_of_range_is_refused_by_the_api(synth, length_scale):
+    from edgevc.errors import InputError
+    with pytest.raises(InputError, match="length_scale .* from 0.5 to 2.0"):
+        next(synth.stream("Hello.", None, length_scale))
+
+
+def test_the_api_refuses_a_speaker_vector_that_is_no_voice(synth):
+    import numpy as np
+
+    from edgevc.errors import InputError
+    dim = synth.bundle.embedding_dim
+    nan = np.full(dim, np.nan, np.float32)
+    for bad, what in ((np.zeros(dim, np.float32), "all zeros"), (nan, "NaN"),
+                      (np.ones(dim + 1, np.float32), "expected a"), ([0.1] * dim, "got list")):
+        with pytest.raises(InputError, match=what):
+            next(synth.stream("Hello.", bad))
+    ok = synth.default_speaker.astype(np.float64)  # any float vector of the right shape
+    assert len(next(synth.stream("Hello.", ok))) > 0
+
+
+def test_frames_are_capped_before_they_are_allocated():
+    import numpy as np
+
+    from edgevc.runtime.synthesizer import cap_frames
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(50, 3))
+    for limit in (1, 7, 100, 10**6):
+        dur = rng.integers(1, 20, size=50)
+        capped = cap_frames(dur, limit)
+        assert capped.sum() == min(limit, dur.sum())
+        np.testing.assert_array_equal(np.repeat(states, capped, axis=0),
+                                      np.repeat(states, dur, axis=0)[:limit])

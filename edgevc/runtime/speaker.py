@@ -23,6 +23,21 @@ def load_speaker(path: str | Path, dim: int) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def check_speaker(speaker, dim: int) -> np.ndarray:
+    """A speaker vector handed to the API, as float32; InputError when it cannot be one
+    (wrong shape, NaN, all zeros): the models would speak garbage, not fail."""
+    arr = np.asarray(speaker) if isinstance(speaker, np.ndarray) else None
+    if arr is None or arr.dtype.kind not in "fiu" or arr.shape != (dim,):
+        what = f"shape {arr.shape}, dtype {arr.dtype}" if arr is not None else type(speaker).__name__
+        raise InputError(f"speaker: expected a ({dim},) float vector, got {what}")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise InputError("speaker: contains NaN or infinite values")
+    if float(np.linalg.norm(arr)) < 1e-6:
+        raise InputError("speaker: is all zeros (expected a unit-length vector from `edgevc enroll`)")
+    return arr
+
+
 def _read_vector(p: Path, dim: int, where: str) -> np.ndarray:
     """The .npy vector at `p`, its header checked before any data is read: a header that
     claims a huge shape, or a device like /dev/zero, costs no memory."""

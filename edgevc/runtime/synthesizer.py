@@ -21,11 +21,29 @@ from edgevc.errors import InputError
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.profiles import DeviceProfile, detect_profile
-from edgevc.runtime.speaker import load_speaker
+from edgevc.runtime.speaker import check_speaker, load_speaker
 from edgevc.text import G2P, Lexicon, Sentence, TextFrontEnd
 
 log = logging.getLogger(__name__)
 MAX_SENTENCE_FRAMES = 62 * 60  # one minute: a guard against runaway durations
+LENGTH_SCALE_RANGE = (0.5, 2.0)  # as `speak --length-scale` and SynthesisConfig.rate
+
+
+def check_length_scale(length_scale) -> None:
+    lo, hi = LENGTH_SCALE_RANGE
+    ok = isinstance(length_scale, (int, float, np.floating)) and not isinstance(length_scale, bool)
+    if not ok or not lo - 1e-9 <= length_scale <= hi + 1e-9:
+        raise InputError(f"length_scale {length_scale!r}: must be a number from {lo} to {hi}")
+
+
+def cap_frames(dur: np.ndarray, limit: int) -> np.ndarray:
+    """Durations cut so they add up to at most `limit` frames: the same frames as
+    np.repeat(...)[:limit], without allocating the frames past the limit first."""
+    cum = np.cumsum(dur)
+    if len(cum) == 0 or cum[-1] <= limit:
+        return dur
+    log.warning("sentence longer than %d frames; cut there", limit)
+    return np.diff(np.minimum(cum, limit), prepend=0)
 
 
 def chunk_bounds(total: int, first: int, largest: int) -> Iterator[tuple[int, int]]:
@@ -119,7 +137,9 @@ class Synthesizer:
     def sentence_audio(self, sent: Sentence, speaker: np.ndarray | None = None,
                        length_scale: float = 1.0, phase: str | None = None) -> Iterator[np.ndarray]:
         """Audio chunks of one sentence from `speakable()`."""
-        spk = (self.default_speaker if speaker is None else speaker).astype(np.float32)[None]
+        check_length_scale(length_scale)
+        spk = (self.default_speaker if speaker is None else
+               check_speaker(speaker, self.bundle.embedding_dim))[None]
         return self._sentence(sent, spk, length_scale,
                               self.phase if phase is None else self.check_phase(phase))
 
@@ -130,14 +150,15 @@ class Synthesizer:
     def durations(self, sent: Sentence, spk: np.ndarray, length_scale: float = 1.0):
         ids = np.array([[self.symbol_ids[s] for s in sent.symbols]], dtype=np.int64)
         states, log_dur = self.sessions["acoustic_encoder"].run({"ids": ids, "speaker": spk})
-        dur = np.maximum(1, np.round(np.expm1(log_dur[0]) * length_scale)).astype(np.int64)
-        return states[0], dur
+        dur = np.nan_to_num(np.round(np.expm1(log_dur[0]) * length_scale), nan=1.0)
+        # Clipped in float: an overflowing duration must not wrap to a negative integer.
+        return states[0], np.clip(dur, 1, MAX_SENTENCE_FRAMES).astype(np.int64)
 
     def _sentence(self, sent: Sentence, spk: np.ndarray, length_scale: float,
                   phase: str | None = None):
         phase = self.phase if phase is None else phase
         states, dur = self.durations(sent, spk, length_scale)
-        frames = np.repeat(states, dur, axis=0)[:MAX_SENTENCE_FRAMES]
+        frames = np.repeat(states, cap_frames(dur, MAX_SENTENCE_FRAMES), axis=0)
         T = len(frames)
         dec, voc = self.sessions["acoustic_decoder"], self.sessions["vocoder"]
 

@@ -8,12 +8,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from edgevc.errors import InputError
 from edgevc.text.g2p import G2P
 from edgevc.text.lexicon import Lexicon
 from edgevc.text.lts import letters_to_sounds
 from edgevc.text.normalize import normalize
 from edgevc.text.sentences import split_sentences
 from edgevc.text.symbols import BOS, EOS, to_ids
+
+# Text limits, checked before any model runs. Sentences are cut at 40 words, but a word
+# can be any length, and the G2P's memory grows with its letters (a 100 KB "word" took
+# 1.2 GB); a 40-word sentence of long words is some 600 characters. 100,000 characters
+# is about two hours of speech (`edgevc speak -` reads a line per request).
+MAX_TEXT_CHARS = 100_000
+MAX_SENTENCE_CHARS = 1_000
 
 # A word is letters with inner apostrophes; anything else that matters is punctuation.
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*|[,;:.!?\u2013\u2014]|(?<=\s)-(?=\s)")
@@ -77,8 +85,18 @@ class TextFrontEnd:
 
     def iter_sentences(self, text: str) -> Iterator[Sentence]:
         """Sentences phonemized one at a time, as the caller asks for them: a long text
-        starts speaking after its first sentence and is never held phonemized whole."""
-        for sent in split_sentences(normalize(text)):
+        starts speaking after its first sentence and is never held phonemized whole.
+        InputError, before any sentence, when the text or one of its sentences is too long."""
+        if len(text) > MAX_TEXT_CHARS:
+            raise InputError(f"text is {len(text):,} characters long; at most "
+                             f"{MAX_TEXT_CHARS:,} are spoken per request (split it)")
+        sentences = split_sentences(normalize(text))
+        for i, sent in enumerate(sentences, 1):
+            if len(sent) > MAX_SENTENCE_CHARS:
+                raise InputError(f"sentence {i} is {len(sent):,} characters long after "
+                                 f"normalization; at most {MAX_SENTENCE_CHARS:,} per sentence "
+                                 f"(starts {sent[:30]!r})")
+        for sent in sentences:
             symbols = phonemize(sent, self.lexicon, self.g2p)
             if symbols:
                 yield Sentence(sent, symbols)
