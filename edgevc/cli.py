@@ -375,3 +375,9 @@ def info(bundle_dir, as_json):
             f"{k} {v:+.3f} (limit {e2e['limits'][k]:+.2f})" for k, v in e2e["delta"].items()))
     elif e2e:
         click.echo(f"  check chain vs fp32: {e2e.get('skipped', 'not run')}")
+
+
+# `edgevc serve` lives in edgevc/serve/; its libraries (edgevc[serve]) load only when it runs.
+from edgevc.serve.cli import serve as _serve  # noqa: E402
+
+cli.add_command(_serve)

@@ -1,0 +1,122 @@
+"""`edgevc serve` as a user runs it: a child process on free loopback ports, bad settings
+as one line and exit 2, SIGUSR1 barge-in, SIGTERM / SIGINT exits."""
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from edgevc.runtime.bundle import default_bundle_dir
+from tests.conftest import run_cli
+
+pytest.importorskip("aiohttp", reason="serve tests need edgevc[serve]")
+pytest.importorskip("wyoming", reason="serve tests need edgevc[serve]")
+
+LONG = " ".join(["This sentence keeps the speaker busy for a while, so it can be stopped."] * 60)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--http", ""], "nothing to serve"),
+    (["--uri", "http://0.0.0.0:10200"], "only tcp://"),
+    (["--http", "localhost"], "HOST:PORT"),
+    (["--config", "/no/such.toml"], "not found"),
+    (["--speakers", "/no/such/dir"], "not a folder"),
+    (["--rate", "7"], "rate 7.0"),
+    (["--token-file", "/no/such/token"], "token file"),
+])
+def test_bad_settings_exit_2_with_one_line(args, msg):
+    r = run_cli("serve", *args, timeout=60)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert msg in err and err.count("\n") == 1 and err.startswith("edgevc")
+
+
+@pytest.fixture
+def server(tmp_path):
+    spk = tmp_path / "speakers"
+    spk.mkdir()
+    shutil.copy(default_bundle_dir() / "default_speaker.npy", spk / "me.npy")
+    p = subprocess.Popen([sys.executable, "-m", "edgevc", "serve", "--uri", "tcp://127.0.0.1:0",
+                          "--http", "127.0.0.1:0", "--speakers", str(spk), "--max-text-chars", "6000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    addrs = {}
+    try:
+        deadline = time.monotonic() + 60
+        while len(addrs) < 2:
+            assert time.monotonic() < deadline, "server did not start"
+            line = p.stderr.readline()
+            assert line, f"server exited: {p.wait()}"
+            m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
+            if m:
+                addrs[m.group(1)] = m.group(2)
+        yield p, addrs
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+def _get(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    return urllib.request.urlopen(req, timeout=30)
+
+
+def test_serves_both_protocols_and_sigterm_exits_143(server):
+    p, addrs = server
+    assert addrs["wyoming"].startswith("tcp://127.0.0.1:") and addrs["http"].startswith("http://127.0.0.1:")
+    voices = json.load(_get(addrs["http"] + "/voices"))["voices"]
+    assert [v["name"] for v in voices] == ["default", "me"]
+    wav = _get(addrs["http"] + "/speak", {"text": "Hello there.", "voice": "me", "play": False}).read()
+    assert wav[:4] == b"RIFF" and len(wav) > 10000
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(15) == 143
+    assert "Traceback" not in p.stderr.read()
+
+
+def test_sigusr1_stops_the_current_speech(server):
+    p, addrs = server
+    resp = _get(addrs["http"] + "/speak", {"text": LONG, "play": False})
+    got = len(resp.read(50000))  # then stop reading: the server waits for us
+    time.sleep(0.3)
+    p.send_signal(signal.SIGUSR1)
+    got += len(resp.read())
+    full = len(_get(addrs["http"] + "/speak", {"text": LONG, "play": False}).read())
+    # Stopped: what had been made was still in the socket buffers (about 1.3 MB on
+    # loopback here), the rest never was.
+    assert got < full / 2, (got, full)
+    assert p.poll() is None  # still serving
+    health = json.load(_get(addrs["http"] + "/health"))
+    assert health["speaking"] is None
+    p.send_signal(signal.SIGINT)
+    assert p.wait(15) == 130
+
+
+def test_play_without_a_sound_card_is_reported_in_health(server):
+    try:
+        import pyaudio  # noqa: F401
+        pytest.skip("PyAudio is installed here; this checks the no-card path")
+    except ImportError:
+        pass
+    p, addrs = server
+    r = _get(addrs["http"] + "/speak", {"text": "Hello."})
+    assert r.status == 202
+    deadline = time.monotonic() + 10
+    while True:
+        audio = json.load(_get(addrs["http"] + "/health"))["audio_output"]
+        if audio["ok"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert audio["ok"] is False and "PyAudio" in audio["error"]
+    try:
+        _get(addrs["http"] + "/speak", {"text": "Hello."})
+        raise AssertionError("expected 503")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503 and "PyAudio" in json.load(e)["error"]
