@@ -448,3 +448,24 @@ def test_wyoming_queue_full_is_an_error_event(voice):
         err = r.wyoming(go)
         assert err.type == "error" and err.data["code"] == "queue-full"
         r.json("POST", "/stop")
+
+# -- FIFO ------------------------------------------------------------------------------
+
+
+def test_fifo_lines_are_spoken_in_order(voice, tmp_path):
+    import os
+    fifo = tmp_path / "say"
+    with running(voice, fifo=str(fifo), max_request_bytes=1024) as r:
+        assert fifo.is_fifo()
+        fd = os.open(fifo, os.O_WRONLY)
+        try:
+            os.write(fd, b"One.\n\n" + b"z" * 5000 + b"\nTwo two two two.\n")
+        finally:
+            os.close(fd)  # a writer closing is not the end: the server holds the FIFO open
+        wait_for(lambda: len(r.cards) == 2 and r.cards[1].closed is not None)
+        fd = os.open(fifo, os.O_WRONLY)
+        os.write(fd, b"Three.\n")
+        os.close(fd)
+        wait_for(lambda: len(r.cards) == 3 and r.cards[2].closed is not None)
+        want = [len(voice.synthesize(t)) for t in ("One.", "Two two two two.", "Three.")]
+        assert [c.samples for c in r.cards] == want  # the over-long line was dropped whole

@@ -120,3 +120,22 @@ def test_play_without_a_sound_card_is_reported_in_health(server):
         raise AssertionError("expected 503")
     except urllib.error.HTTPError as e:
         assert e.code == 503 and "PyAudio" in json.load(e)["error"]
+
+
+def test_the_kiosk_unit_runs_serve_with_options_it_accepts(tmp_path):
+    import shlex
+    from pathlib import Path
+
+    from edgevc.serve.cli import serve
+    from edgevc.serve.config import load_config
+    unit = (Path(__file__).parents[1] / "firmware_configs" / "edgevc-kiosk.service").read_text()
+    (exec_start,) = [ln.split("=", 1)[1] for ln in unit.splitlines() if ln.startswith("ExecStart=")]
+    argv = shlex.split(exec_start.replace("$EDGEVC_ARGS", ""))
+    assert argv[0].endswith("/edgevc") and argv[1] == "serve"
+    assert "SuccessExitStatus=143" in unit  # a SIGTERM stop is not a failure
+    ctx = serve.make_context("serve", argv[2:])  # every option exists
+    opts = dict(ctx.params)
+    (tmp_path / "spk").mkdir()
+    opts.update(speakers=str(tmp_path / "spk"))
+    cfg = load_config(opts.pop("config_file"), **opts)
+    assert cfg.fifo == "/run/edgevc/say" and cfg.http_address == ("127.0.0.1", 5500)

@@ -258,3 +258,15 @@ def test_close_wakes_an_idle_worker():
     assert time.monotonic() - t0 < 1
     assert not any(t.name == "edgevc-serve-worker" and t.is_alive() and t is q._worker
                    for t in threading.enumerate())
+
+# -- FIFO lines ------------------------------------------------------------------------
+
+
+def test_fifo_lines_split_across_reads_and_long_lines_dropped_whole():
+    from edgevc.serve.fifo import split_lines
+    buf, state = bytearray(), {}
+    got = []
+    for piece in [b"on", b"e\ntw", b"o\n" + b"x" * 6, b"x" * 6, b"xx\nthree\n", b"y" * 20 + b"\nfour"]:
+        got += split_lines(buf, piece, 10, state)
+    assert got == [b"one", b"two", b"three"]
+    assert split_lines(buf, b"\n", 10, state) == [b"four"]

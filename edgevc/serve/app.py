@@ -38,11 +38,12 @@ class Server:
         self.service = service
         self.wyoming = None
         self.runner = None
+        self.fifo_task = None
         self.addresses: dict[str, str] = {}
 
     async def start(self) -> dict[str, str]:
-        """Listen; returns {"wyoming": "tcp://HOST:PORT", "http": "http://HOST:PORT"} with
-        the ports actually bound (a port of 0 picks a free one)."""
+        """Listen; returns {"wyoming": "tcp://HOST:PORT", "http": "http://HOST:PORT",
+        "fifo": PATH} with the ports actually bound (a port of 0 picks a free one)."""
         cfg = self.service.config
         try:
             if cfg.wyoming_address:
@@ -64,13 +65,23 @@ class Server:
                 await web.TCPSite(self.runner, host, port).start()
                 h, p = self.runner.addresses[0][:2]
                 self.addresses["http"] = f"http://{_host(h)}:{p}"
+            if cfg.fifo:
+                from edgevc.serve.fifo import open_fifo, read_fifo
+
+                self.fifo_task = asyncio.create_task(read_fifo(self.service, open_fifo(cfg.fifo)))
+                self.addresses["fifo"] = cfg.fifo
         except OSError as e:
             await self.close()
             raise EdgevcError(f"cannot listen: {e.strerror or e}") from None
+        except BaseException:
+            await self.close()
+            raise
         return self.addresses
 
     async def close(self) -> None:
         self.service.close()
+        if self.fifo_task is not None:
+            self.fifo_task.cancel()
         if self.wyoming is not None:
             self.wyoming.close()
         if self.runner is not None:

@@ -22,6 +22,9 @@ TOKEN_ENV = "EDGEVC_SERVE_TOKEN"
 @click.option("--speakers", type=click.Path(file_okay=False), metavar="DIR",
               help="Folder of speaker files (NAME.npy from `edgevc enroll`): each is a voice "
                    "called NAME. New files are picked up without a restart.")
+@click.option("--fifo", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Speak each line written to this FIFO (made if missing), in the default "
+                   "voice: echo 'Now boarding.' > PATH.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), metavar="FILE.toml",
               help="Settings file (same names as these options); options override it.")
 @click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",

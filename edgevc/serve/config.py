@@ -5,6 +5,7 @@ The TOML file holds the same names as the flags, with underscores, all at the to
     uri = "tcp://0.0.0.0:10200"     # Wyoming; "" turns it off
     http = "127.0.0.1:5500"         # HTTP; "" turns it off
     speakers = "/var/lib/edgevc/speakers"
+    fifo = "/run/edgevc/say"        # speak each line written to this FIFO; "" turns it off
     token_file = "/etc/edgevc/token"  # bearer token for HTTP (first line of the file)
     max_text_chars = 2000
     max_request_bytes = 65536
@@ -39,6 +40,7 @@ class ServeConfig:
     uri: str | None = None  # Wyoming, tcp://HOST:PORT
     http: str | None = DEFAULT_HTTP  # HOST:PORT
     speakers: str | None = None  # folder of enrolled speaker .npy files
+    fifo: str | None = None  # a kiosk's FIFO: each line is spoken
     token: str | None = None  # HTTP bearer token (never from the TOML file: use token_file)
     token_file: str | None = None
     max_text_chars: int = 2000
@@ -80,8 +82,8 @@ class ServeConfig:
         return line[0].strip()
 
     def validate(self) -> ServeConfig:
-        if not self.uri and not self.http:
-            raise InputError("nothing to serve: give --uri (Wyoming) or --http, or both")
+        if not self.uri and not self.http and not self.fifo:
+            raise InputError("nothing to serve: give --uri (Wyoming), --http or --fifo")
         self.wyoming_address, self.http_address  # noqa: B018 - parse to check
         for name, lo in (("max_text_chars", 1), ("max_request_bytes", 256), ("max_queue", 1)):
             if getattr(self, name) < lo:
@@ -105,7 +107,7 @@ def load_config(path: str | None = None, **overrides) -> ServeConfig:
     if path:
         values.update(_read_toml(path))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for k in ("uri", "http", "speakers", "token_file", "phase", "bundle", "profile", "device"):
+    for k in ("uri", "http", "speakers", "fifo", "token_file", "phase", "bundle", "profile", "device"):
         if values.get(k) == "":
             values[k] = None  # "" turns a setting off / back to its default
     return dataclasses.replace(ServeConfig(), **values).validate()
