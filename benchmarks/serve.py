@@ -1,0 +1,288 @@
+"""`edgevc serve` under clients: first-audio latency (warm) and a mixed soak.
+
+    python benchmarks/serve.py [--requests 1000] [--clients 20] [--latency-runs 30]
+                               [--cpu 0] [--out benchmarks/results]
+
+Starts `python -m edgevc serve` from this checkout on free loopback ports (Wyoming and
+HTTP), its synthesis pinned to one core (--cpu; the profile runs one inference thread),
+and talks to it with the `wyoming` package's client and aiohttp, as Home Assistant and a
+kiosk script would.
+
+  - first chunk: request sent -> first audio-chunk event (Wyoming) / first body bytes of
+    the streamed WAV (HTTP), one request at a time after warm-up;
+  - soak: --clients concurrent clients send --requests requests, a fixed seeded mix of
+    valid ones (HTTP play false, Wyoming synthesize; several voices and settings) and
+    malformed ones (bad JSON, unknown fields and voices, text over the limit, a body over
+    the size limit, wrong types, Wyoming garbage). Every valid request must come back with
+    audio and every malformed one with a clean error (4xx JSON / a Wyoming error event).
+    The server's RSS (/proc/PID/status VmRSS) is read after a warm-up of the same mix and
+    after the soak.
+Writes <out>/serve.json and <out>/serve.md (both overwritten) and prints the table.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+from machine import cpu_name  # benchmarks/machine.py
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.tts import Synthesize, SynthesizeVoice
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = ["Your order is ready.", "The next train leaves at 10:45 from platform 3.",
+         "Please take a ticket and wait.", "It is 10:30. Your total is $18.25.",
+         "Turn left at the next corner.", "The museum closes in fifteen minutes."]
+VOICES = [None, "default", "me"]
+
+
+def start_server(speakers: Path, cpu: int | None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "edgevc", "serve", "--uri", "tcp://127.0.0.1:0",
+           "--http", "127.0.0.1:0", "--speakers", str(speakers)]
+    pre = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, preexec_fn=pre)
+    addrs = {}
+    while len(addrs) < 2:
+        line = p.stderr.readline()
+        if not line:
+            raise SystemExit(f"serve.py: the server exited ({p.wait()})")
+        m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
+        if m:
+            addrs[m.group(1)] = m.group(2)
+    return p, addrs
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Target:
+    def __init__(self, addrs):
+        self.http = addrs["http"]
+        host, port = addrs["wyoming"].removeprefix("tcp://").rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+
+# -- one request of each kind: returns (kind, ok, first_chunk_seconds or None) --------------
+
+async def http_speak(t: Target, session, body=None, raw=None, expect_ok=True):
+    t0 = time.perf_counter()
+    kw = {"data": raw, "headers": {"Content-Type": "application/json"}} if raw is not None \
+        else {"json": body}
+    async with session.post(t.http + "/speak", **kw) as r:
+        if r.status == 200:
+            first = await r.content.readany()
+            t1 = time.perf_counter()
+            rest = await r.read()
+            ok = expect_ok and first[:4] == b"RIFF" and len(first) + len(rest) > 1000
+            return ok, t1 - t0
+        data = await r.read()
+        try:
+            clean = 400 <= r.status < 500 and isinstance(json.loads(data).get("error"), str)
+        except ValueError:
+            clean = False
+        return (not expect_ok) and clean, None
+
+
+async def wyoming_synth(t: Target, text, voice=None, expect_ok=True, raw=None):
+    t0 = time.perf_counter()
+    async with AsyncTcpClient(t.host, t.port) as c:
+        if raw is not None:
+            c._writer.write(raw)
+            await c._writer.drain()
+        else:
+            v = SynthesizeVoice(name=voice) if voice else None
+            await c.write_event(Synthesize(text=text, voice=v).event())
+        first, n = None, 0
+        while True:
+            e = await asyncio.wait_for(c.read_event(), 60)
+            if e is None:
+                return False, None
+            if e.type == "audio-chunk":
+                n += len(e.payload or b"")
+                if first is None:
+                    first = time.perf_counter() - t0
+            elif e.type == "audio-stop":
+                return expect_ok and n > 1000, first
+            elif e.type == "error":
+                return (not expect_ok) and isinstance(e.data.get("text"), str), None
+
+
+def make_mix(n: int, seed: int):
+    """[(name, valid, coroutine factory)] in a fixed order."""
+    rng = random.Random(seed)
+    big = "word " * 600  # 3,000 characters: over the text limit
+    kinds = [
+        ("http valid", True, lambda t, s: http_speak(t, s, {
+            "text": rng.choice(TEXTS), "voice": rng.choice(VOICES), "play": False,
+            "rate": rng.choice([0.8, 1.0, 1.3]), "volume": 0.8, "sentence_silence": 0.1})),
+        ("wyoming valid", True, lambda t, s: wyoming_synth(t, rng.choice(TEXTS), rng.choice(VOICES))),
+        ("http bad json", False, lambda t, s: http_speak(t, s, raw=b'{"text": "hi', expect_ok=False)),
+        ("http unknown field", False, lambda t, s: http_speak(t, s, {"text": "hi", "speed": 2},
+                                                              expect_ok=False)),
+        ("http unknown voice", False, lambda t, s: http_speak(t, s, {"text": "hi", "voice": "../x",
+                                                                     "play": False}, expect_ok=False)),
+        ("http text too long", False, lambda t, s: http_speak(t, s, {"text": big, "play": False},
+                                                              expect_ok=False)),
+        ("http body too large", False, lambda t, s: http_speak(
+            t, s, raw=json.dumps({"text": "x" * 70000}).encode(), expect_ok=False)),
+        ("http wrong type", False, lambda t, s: http_speak(t, s, {"text": 5}, expect_ok=False)),
+        ("wyoming empty text", False, lambda t, s: wyoming_synth(t, "   ", expect_ok=False)),
+        ("wyoming garbage", False, lambda t, s: wyoming_synth(t, None, expect_ok=False,
+                                                              raw=b"not an event\n")),
+    ]
+    weights = [35, 35, 5, 4, 4, 4, 3, 4, 3, 3]  # 70% valid
+    return [rng.choices(kinds, weights)[0] for _ in range(n)]
+
+
+async def run_mix(t: Target, mix, clients: int):
+    results = []
+    it = iter(mix)
+    timeout = aiohttp.ClientTimeout(total=120)
+
+    async def client():
+        async with aiohttp.ClientSession(timeout=timeout) as s:
+            for name, valid, fn in it:
+                try:
+                    ok, _ = await fn(t, s)
+                except Exception as e:  # a crash or a dropped connection is a failure
+                    ok, name = False, f"{name} ({type(e).__name__})"
+                results.append((name, valid, ok))
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return results
+
+
+async def latency(t: Target, runs: int):
+    out = {"wyoming": [], "http": []}
+    async with aiohttp.ClientSession() as s:
+        for i in range(runs + 3):  # 3 warm-up rounds
+            text = TEXTS[i % len(TEXTS)]
+            _, w = await wyoming_synth(t, text)
+            _, h = await http_speak(t, s, {"text": text, "play": False})
+            if i >= 3:
+                out["wyoming"].append(w)
+                out["http"].append(h)
+    return out
+
+
+def stats(xs):
+    xs = sorted(xs)
+    return {"n": len(xs), "median_ms": round(1000 * statistics.median(xs), 1),
+            "p90_ms": round(1000 * xs[int(0.9 * (len(xs) - 1))], 1),
+            "max_ms": round(1000 * xs[-1], 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--latency-runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=100, help="soak requests before the first RSS")
+    ap.add_argument("--cpu", type=int, default=0, help="core for the server; -1: no pinning")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    a = ap.parse_args()
+
+    from edgevc.runtime.bundle import default_bundle_dir
+    tmp = Path(tempfile.mkdtemp(prefix="edgevc-serve-bench-"))
+    (tmp / "spk").mkdir()
+    shutil.copy(default_bundle_dir() / "default_speaker.npy", tmp / "spk" / "me.npy")
+    proc, addrs = start_server(tmp / "spk", None if a.cpu < 0 else a.cpu)
+    t = Target(addrs)
+    try:
+        lat = asyncio.run(latency(t, a.latency_runs))
+        asyncio.run(run_mix(t, make_mix(a.warmup, 1), a.clients))
+        rss0 = rss_kb(proc.pid)
+        t0 = time.perf_counter()
+        res = asyncio.run(run_mix(t, make_mix(a.requests, 2), a.clients))
+        soak_s = time.perf_counter() - t0
+        rss1 = rss_kb(proc.pid)
+        alive = proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    by_kind = {}
+    for name, valid, ok in res:
+        k = by_kind.setdefault(name, {"valid": valid, "sent": 0, "ok": 0})
+        k["sent"] += 1
+        k["ok"] += ok
+    valid = [r for r in res if r[1]]
+    bad = [r for r in res if not r[1]]
+    report = {
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "server_cpu": a.cpu, "load_before": os.getloadavg()[0]},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip(),
+        "first_chunk": {k: stats(v) for k, v in lat.items()},
+        "soak": {"requests": len(res), "clients": a.clients, "seconds": round(soak_s, 1),
+                 "valid": len(valid), "valid_with_audio": sum(r[2] for r in valid),
+                 "malformed": len(bad), "malformed_clean_error": sum(r[2] for r in bad),
+                 "server_alive": alive, "exit_code_on_sigterm": code,
+                 "rss_before_mb": round(rss0 / 1024, 2), "rss_after_mb": round(rss1 / 1024, 2),
+                 "rss_growth_mb": round((rss1 - rss0) / 1024, 2), "by_kind": by_kind},
+    }
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
+    s = report["soak"]
+    lines = [
+        "# edgevc serve: first-chunk latency and soak",
+        "",
+        f"`python benchmarks/serve.py` on {report['machine']['cpu']} ({report['machine']['cores']} "
+        f"cores, server pinned to core {a.cpu}, 1 inference thread), commit {report['commit']}, "
+        f"{report['date']}; load average {report['machine']['load_before']:.2f} at the start "
+        "(the machine was shared).",
+        "",
+        "First audio chunk after the request, warm, one request at a time (target: 50 ms):",
+        "",
+        "| client | runs | median | p90 | max |",
+        "|---|---|---|---|---|",
+    ]
+    for k, v in report["first_chunk"].items():
+        lines.append(f"| {k} | {v['n']} | {v['median_ms']} ms | {v['p90_ms']} ms | {v['max_ms']} ms |")
+    lines += [
+        "",
+        f"Soak: {s['clients']} concurrent clients, {s['requests']} requests in {s['seconds']} s "
+        "(targets: no crash, every valid request answered with audio, every malformed one with "
+        "a clean error, RSS growth at most 5 MB):",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| valid requests answered with audio | {s['valid_with_audio']} / {s['valid']} |",
+        f"| malformed requests answered with a clean error | {s['malformed_clean_error']} / {s['malformed']} |",
+        f"| server alive after the soak | {s['server_alive']} (exit {s['exit_code_on_sigterm']} on SIGTERM) |",
+        f"| RSS after warm-up / after soak | {s['rss_before_mb']} / {s['rss_after_mb']} MB |",
+        f"| RSS growth | {s['rss_growth_mb']} MB |",
+        "",
+        "| request kind | sent | as expected |",
+        "|---|---|---|",
+    ]
+    for k, v in sorted(by_kind.items()):
+        lines.append(f"| {k} | {v['sent']} | {v['ok']} |")
+    (a.out / "serve.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
