@@ -87,13 +87,21 @@ class _StoppableSink:
     def underruns(self) -> int:
         return getattr(self._sink, "underruns", 0)
 
+    def _stopped(self) -> bool:
+        """True once stopped; the first time, abort the sink at once (in the player's
+        thread, which owns it), before the player waits for the synthesis thread."""
+        if not self._stop.is_set():
+            return False
+        self._sink.close(ok=False)  # idempotent: later closes do nothing
+        return True
+
     @property
     def broken(self) -> bool:
-        return self._stop.is_set() or bool(getattr(self._sink, "broken", False))
+        return self._stopped() or bool(getattr(self._sink, "broken", False))
 
     def write(self, samples: np.ndarray) -> None:
         for i in range(0, len(samples), _STOP_PIECE):
-            if self._stop.is_set():
+            if self._stopped():
                 return
             self._sink.write(samples[i:i + _STOP_PIECE])
 
@@ -220,7 +228,8 @@ class Voice:
         from `stream`. device: an output name substring (default: the profile's).
         sink: play into this sink instead (left open for the caller, like the player does).
         stop: setting this Event from another thread stops the sound within a few tens of
-        milliseconds; the queued audio is dropped, not played out."""
+        milliseconds: the sink is aborted (close(ok=False), even one passed in), so the
+        audio it holds is dropped, not played out."""
         from edgevc.audio.sinks import PyAudioSink
         from edgevc.runtime.devices import output_device_index
         from edgevc.runtime.player import play

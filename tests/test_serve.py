@@ -435,6 +435,34 @@ def test_wyoming_stop_ends_a_stream_early(srv):
     assert got < 0.5 * 16000 * 3 * 40  # far less than the ~2 minutes asked for
 
 
+def test_wyoming_client_that_leaves_mid_stream_costs_nothing(srv):
+    async def go(_):
+        reader, writer = await asyncio.open_connection(srv.wy_host, srv.wy_port)
+        from wyoming.event import async_write_event
+        await async_write_event(Synthesize(text=LONG * 3).event(), writer)
+        await reader.readline()  # audio-start's header: it is streaming
+        writer.transport.abort()  # gone, without reading the rest
+
+    srv.wyoming(go)
+    wait_for(lambda: srv.service.queue.current is None, 5)  # its job was stopped
+
+
+def test_wyoming_half_closed_client_still_gets_its_audio(srv):
+    async def go(_):
+        reader, writer = await asyncio.open_connection(srv.wy_host, srv.wy_port)
+        from wyoming.event import async_read_event, async_write_event
+        await async_write_event(Synthesize(text=SHORT).event(), writer)
+        writer.write_eof()  # like `... | nc HOST 10200`: nothing more to send
+        types = []
+        while (e := await async_read_event(reader)) is not None:
+            types.append(e.type)
+        writer.close()
+        return types
+
+    types = srv.wyoming(go)
+    assert types[0] == "audio-start" and types[-1] == "audio-stop"
+
+
 def test_wyoming_queue_full_is_an_error_event(voice):
     with running(voice, max_queue=1) as r:
         r.json("POST", "/speak", {"text": LONG})

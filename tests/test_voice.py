@@ -141,6 +141,7 @@ def test_play_stops_within_tens_of_ms_when_asked(voice):
     assert not t.is_alive()
     assert done["t"] - t_stop < 0.1
     assert 0.3 * 16000 < sink.samples < 0.7 * 16000
+    assert sink.closed_ok is False  # aborted: what the card holds is dropped, not played out
 
 
 def test_play_into_a_sink_plays_everything(voice, parts):

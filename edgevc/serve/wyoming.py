@@ -101,7 +101,9 @@ class Connection:
                 except BadEvent as e:
                     await self.send(Error(text=str(e), code="bad-event").event())
                     return  # the stream is out of step: close it
-                if event is None:
+                if event is None:  # the client sent all it will: finish its answers
+                    if self.tasks:
+                        await asyncio.gather(*self.tasks, return_exceptions=True)
                     return
                 await self.handle(event)
         except (ConnectionError, asyncio.CancelledError):
