@@ -40,7 +40,6 @@ from pathlib import Path
 import aiohttp
 from machine import cpu_name  # benchmarks/machine.py
 from wyoming.client import AsyncTcpClient
-from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -218,7 +218,7 @@ def test_bearer_token(voice):
 def test_play_requests_play_in_order_on_the_card(voice):
     texts = ["One.", "Two two two two.", "Three."]
     with running(voice) as r:
-        for i, t in enumerate(texts):
+        for t in texts:
             status, body = r.json("POST", "/speak", {"text": t})
             assert status == 202 and body["voice"] == "default"
         wait_for(lambda: len(r.cards) == 3 and r.cards[-1].closed is not None)
