@@ -139,3 +139,15 @@ def test_the_kiosk_unit_runs_serve_with_options_it_accepts(tmp_path):
     opts.update(speakers=str(tmp_path / "spk"))
     cfg = load_config(opts.pop("config_file"), **opts)
     assert cfg.fifo == "/run/edgevc/say" and cfg.http_address == ("127.0.0.1", 5500)
+
+
+def test_without_the_serve_extra_it_says_what_to_install():
+    code = ("import sys; sys.modules['aiohttp'] = None; sys.modules['wyoming'] = None; "
+            "from edgevc.cli import main; main(['serve', '--uri', 'tcp://127.0.0.1:0'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "pip install 'edgevc[serve]'" in r.stderr
+    help_ = subprocess.run([sys.executable, "-c", code.replace(
+        "main(['serve', '--uri', 'tcp://127.0.0.1:0'])", "main(['--help'])")],
+        capture_output=True, text=True, timeout=60)
+    assert help_.returncode == 0 and "serve" in help_.stdout
