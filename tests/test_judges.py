@@ -119,3 +119,16 @@ def test_whisper_hears_the_shipped_default_voice_say_something_close():
     heard = asr.transcribe(Synthesizer().synthesize(text))
     assert score_words(asr.words(text), asr.words(heard["text"]))["wer"] < 0.5
     assert heard["avg_logprob"] is not None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("reopens at 10:30 after", "reopens at 10 30 after"),
+    ("reopens at 10.30 after", "reopens at 10 30 after"),
+    ("costs $18.25 today", "costs $18.25 today"),
+    ("weighs 4.5 kg", "weighs 4.5 kg"),
+    ("version 1.2.3", "version 1.2.3"),
+    ("at 12:05:33", "at 12:05:33"),
+])
+def test_clock_times_are_written_one_way_money_and_versions_untouched(text, expected):
+    from edgevc.export.judges import clock_times
+    assert clock_times(text) == expected
