@@ -322,3 +322,65 @@ def test_frames_are_capped_before_they_are_allocated():
         assert capped.sum() == min(limit, dur.sum())
         np.testing.assert_array_equal(np.repeat(states, capped, axis=0),
                                       np.repeat(states, dur, axis=0)[:limit])
+
+
+# ------------------------------------------------------------ the normalizer
+
+def _random_text(rng, n):
+    """Text a careless or hostile user might send: mostly ASCII, digits and punctuation,
+    with any code point (lone surrogates, controls, emoji, combining marks) mixed in."""
+    import string
+    pools = [string.printable, string.digits * 3 + ",.-:/$%", " \n\t",
+             "\u00bd\u2013\u2014\u201c\u00e9\u0301\u00df\u20ac\u00a3\u00b0\x1b[m"]
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.9:
+            out.append(rng.choice(pools[int(r * 4.4)]))
+        else:
+            out.append(chr(rng.randrange(0x110000)))
+    return "".join(out)
+
+
+def test_normalizer_fuzz_random_unicode_never_fails():
+    import random
+    import re
+    import time
+
+    from edgevc.text.normalize import normalize
+    rng = random.Random(19)
+    end, n = time.monotonic() + 3.0, 0  # bounded in time, deterministic in what it tries
+    while time.monotonic() < end:
+        text = _random_text(rng, rng.randrange(1, 400))
+        out = normalize(text)
+        assert re.fullmatch(r"[A-Za-z' ,.?!;:\-\n]*", out), (text, out)
+        n += 1
+    assert n > 100
+
+
+# Inputs on which the normalizer used to take quadratic time (seconds for a few KB).
+_SLOW_BEFORE = ["123,", "1", "a.", "-1", "a-", "\n", "--a.", "12-._", "Ph.D.--", "1,234.5 "]
+
+
+@pytest.mark.parametrize("unit", _SLOW_BEFORE)
+def test_normalizer_is_linear_on_long_runs(unit):
+    import time
+
+    from edgevc.text.normalize import normalize
+    text = (unit * (40_000 // len(unit) + 1))[:40_000]
+    t = time.perf_counter()
+    normalize(text)
+    # Linear, these take about half a second on a slow shared core; quadratic took 15+.
+    assert time.perf_counter() - t < 5.0
+
+
+@pytest.mark.parametrize("template", ["{}", "${}", "{}th"], ids=["plain", "money", "ordinal"])
+def test_huge_grouped_numbers_are_read_digit_by_digit(template):
+    from edgevc.text.normalize import normalize
+    out = normalize("Call " + template.format(",".join(["123"] * 1500)) + ".")  # 4,500 digits
+    assert out.count("one two three") == 1500 and "Call" in out
+
+
+def test_terminal_escape_sequences_are_not_read_aloud():
+    from edgevc.text.normalize import normalize
+    assert normalize("\x1b[31mred\x1b[0m alert \x1b]0;title\x07now") == "red alert now"

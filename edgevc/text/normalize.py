@@ -152,8 +152,14 @@ _CHAR_MAP = {
 }
 
 
+# Terminal escape sequences (colours, cursor moves, titles) are markup, not text: without
+# this, "\x1b[31mred" lost only its ESC and was read "thirty one mred".
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+                   r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]")
+
+
 def _unicode(text: str) -> str:
-    text = text.replace("\r\n", "\n")
+    text = _ANSI.sub("", text.replace("\r\n", "\n"))
     # Vulgar fractions first: NFKC would glue "3½" into "31⁄2".
     text = "".join(" " + unicodedata.normalize("NFKC", c).replace("\u2044", "/")
                    if unicodedata.category(c) == "No" and "\u2044" in
@@ -168,7 +174,8 @@ def _unicode(text: str) -> str:
     text = "".join(c for c in text if c == "\n" or unicodedata.category(c)[0] != "C")
     # An en dash between numbers is a range; other en/em dashes are a spoken pause.
     text = re.sub(r"(?<=\d)\s*\u2013\s*(?=\d)", "-", text)
-    return re.sub(r"\s*[\u2013\u2014]\s*|\s+--+\s+|(?<=\w)--+(?=\w)", " - ", text)
+    # (?<!\s): a match inside a run of spaces is found from its start (linear time).
+    return re.sub(r"(?<!\s)(?:\s*[\u2013\u2014]\s*|\s+--+\s+)|(?<=\w)--+(?=\w)", " - ", text)
 
 
 # ------------------------------------------------------------ 2. lines and bullets
@@ -197,8 +204,11 @@ def _lines(text: str) -> str:
 # ----------------------------------------------------------- 3. emails and urls
 
 _TLDS = "com|org|net|edu|gov|io|ai|co|uk|us|de|fr|dev|app|info|tv|me|ly"
-_EMAIL = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
-_URL = re.compile(rf"\b(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})\b"
+# The lookbehinds start a match only where a run of address characters starts: a match
+# found from inside a run is found from its start too, and trying every dot in
+# "a.a.a.a..." rescanned the rest each time (quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
+_URL = re.compile(rf"(?<![\w-])(?<![\w-]\.)\b(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})\b"
                   r"(?:/[\w./%?=&+-]*[\w/])?", re.IGNORECASE)
 
 
@@ -631,7 +641,20 @@ def _decimal(m: re.Match) -> str:
     return _words(number(s))
 
 
+# Digit runs longer than any number read as a whole: comma-grouped past 10^18, or 41+
+# digits (a decimal's too). They are read digit by digit first, as long digit strings
+# are anyway; left in place, every pattern below rescanned them from each group
+# (quadratic: 3 KB took seconds) and int() refused 4,300+ digits.
+_LONG_DIGITS = re.compile(r"(?:(?<=\d)\.)?(?:\d{1,3}(?:,\d{3}){6,}|\d{41,})")
+
+
+def _long_digits(m: re.Match) -> str:
+    point = "point " if m.group(0).startswith(".") else ""
+    return _words(point + digits(m.group(0)))
+
+
 def _numbers(text: str) -> str:
+    text = _LONG_DIGITS.sub(_long_digits, text)
     text = re.sub(r"(?<![\d.])(\d+)\s+(\d{1,2})/(\d{1,3})(?![\d/])", _fraction, text)
     text = re.sub(r"(?<![\d./])()(\d{1,3})/(\d{1,3})(?![\d/])", _fraction, text)
     # Phone numbers: (555) 123-4567, 555-123-4567, +1 555 123 4567, 555-1234
