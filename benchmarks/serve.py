@@ -16,7 +16,12 @@ kiosk script would.
     the size limit, wrong types, Wyoming garbage). Every valid request must come back with
     audio and every malformed one with a clean error (4xx JSON / a Wyoming error event).
     The server's RSS (/proc/PID/status VmRSS) is read after a warm-up of the same mix and
-    after the soak.
+    after the soak;
+  - barge-in (when PyAudio and the test clock device of tests/alsa/ are there): a second
+    server plays on that real-time ALSA device with 4096-frame periods; 0.5 s into a long
+    utterance, POST /stop, a Wyoming stop event or SIGUSR1, --barge-in-runs times each:
+    request -> the device stopped (sound off), by the device's own CLOCK_MONOTONIC log, and
+    the audio it played after the request, by its own sample count.
 Writes <out>/serve.json and <out>/serve.md (both overwritten) and prints the table.
 """
 
@@ -40,6 +45,7 @@ from pathlib import Path
 import aiohttp
 from machine import cpu_name  # benchmarks/machine.py
 from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +55,10 @@ TEXTS = ["Your order is ready.", "The next train leaves at 10:45 from platform 3
 VOICES = [None, "default", "me"]
 
 
-def start_server(speakers: Path, cpu: int | None):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def start_server(speakers: Path | None, cpu: int | None, extra=(), env=None):
+    env = dict(env or os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "edgevc", "serve", "--uri", "tcp://127.0.0.1:0",
-           "--http", "127.0.0.1:0", "--speakers", str(speakers)]
+           "--http", "127.0.0.1:0", *(["--speakers", str(speakers)] if speakers else []), *extra]
     pre = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True, preexec_fn=pre)
@@ -65,6 +71,72 @@ def start_server(speakers: Path, cpu: int | None):
         if m:
             addrs[m.group(1)] = m.group(2)
     return p, addrs
+
+
+def load_rig():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("edgevc_alsa_rig", ROOT / "tests/alsa/rig.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def barge_in(runs: int, cpu: int | None):
+    """{method: [(stop_ms, played_after_ms)]}, or a string saying why it was not measured."""
+    try:
+        import pyaudio  # noqa: F401
+    except ImportError:
+        return "not measured: PyAudio is not installed (pip install 'edgevc[device]')"
+    rig_mod = load_rig()
+    rig = rig_mod.make_rig(Path(tempfile.mkdtemp(prefix="edgevc-serve-alsa-")))
+    if not rig.has_clock:
+        return f"not measured: {rig.clock_error}"
+    proc, addrs = start_server(None, cpu, ["--device", rig_mod.CLOCK_DEVICE,
+                                           "--frames-per-buffer", "4096"], rig.env)
+    t = Target(addrs)
+    long_text = " ".join(TEXTS * 4)
+    out = {"http /stop": [], "wyoming stop": [], "SIGUSR1": []}
+
+    def wait(pred, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not pred(rig.clock_events()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"clock device: {rig.clock_events()}")
+            time.sleep(0.005)
+
+    async def stop_wyoming():
+        async with AsyncTcpClient(t.host, t.port) as c:
+            await c.write_event(Event("stop", {"queue": "drop"}))
+
+    async def post(path, body):
+        async with aiohttp.ClientSession() as s:
+            async with s.post(t.http + path, json=body) as r:
+                await r.read()
+
+    try:
+        for _ in range(runs):
+            for how in out:
+                rig.reset()
+                asyncio.run(post("/speak", {"text": long_text}))
+                wait(lambda ev: any(e[0] == "start" for e in ev))
+                time.sleep(0.5)
+                t_stop = time.monotonic()
+                if how == "http /stop":
+                    asyncio.run(post("/stop", {}))
+                elif how == "wyoming stop":
+                    asyncio.run(stop_wyoming())
+                else:
+                    proc.send_signal(signal.SIGUSR1)
+                wait(lambda ev: ev and ev[-1][0] == "close", 10)
+                ev = rig.clock_events()
+                stop = next(e for e in ev if e[0] == "stop")
+                played = len(rig.clock_samples()) / 16000 - (t_stop - ev[0][1])
+                out[how].append((1000 * (stop[1] - t_stop), 1000 * played))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    return out
 
 
 def rss_kb(pid: int) -> int:
@@ -197,6 +269,7 @@ def main():
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--latency-runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=100, help="soak requests before the first RSS")
+    ap.add_argument("--barge-in-runs", type=int, default=5, help="per stop method; 0: skip")
     ap.add_argument("--cpu", type=int, default=0, help="core for the server; -1: no pinning")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     a = ap.parse_args()
@@ -220,6 +293,7 @@ def main():
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
+    barge = barge_in(a.barge_in_runs, None if a.cpu < 0 else a.cpu) if a.barge_in_runs else "skipped"
 
     by_kind = {}
     for name, valid, ok in res:
@@ -241,6 +315,9 @@ def main():
                  "server_alive": alive, "exit_code_on_sigterm": code,
                  "rss_before_mb": round(rss0 / 1024, 2), "rss_after_mb": round(rss1 / 1024, 2),
                  "rss_growth_mb": round((rss1 - rss0) / 1024, 2), "by_kind": by_kind},
+        "barge_in": barge if isinstance(barge, str) else {
+            k: {"runs": len(v), "stop_ms": [round(x, 1) for x, _ in v],
+                "played_after_ms": [round(y, 1) for _, y in v]} for k, v in barge.items()},
     }
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -279,6 +356,17 @@ def main():
     ]
     for k, v in sorted(by_kind.items()):
         lines.append(f"| {k} | {v['sent']} | {v['ok']} |")
+    lines += ["", "Barge-in on the test real-time ALSA device (tests/alsa/, 4096-frame periods), "
+              "0.5 s into a long utterance (target: sound off within 100 ms):", ""]
+    if isinstance(barge, str):
+        lines.append(barge)
+    else:
+        lines += ["| stop by | runs | request -> sound off, median / max | audio played after "
+                  "the request, median / max |", "|---|---|---|---|"]
+        for k, v in barge.items():
+            st, pl = [x for x, _ in v], [y for _, y in v]
+            lines.append(f"| {k} | {len(v)} | {statistics.median(st):.1f} / {max(st):.1f} ms | "
+                         f"{statistics.median(pl):.1f} / {max(pl):.1f} ms |")
     (a.out / "serve.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
