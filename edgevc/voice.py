@@ -16,6 +16,7 @@ layer over this.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import struct
@@ -129,6 +130,9 @@ class Voice:
 
     def __init__(self, synthesizer):
         self.synth = synthesizer
+        # The text front end (G2P cache, lexicon memo) is shared by check_text, which a
+        # server calls from its event loop, and stream, which runs in its worker thread.
+        self._text_lock = threading.Lock()
 
     @classmethod
     def load(cls, bundle: str | os.PathLike | None = None, profile=None,
@@ -168,7 +172,8 @@ class Voice:
 
     def check_text(self, text: str) -> None:
         """InputError unless `text` has something to speak (reads only its first sentence)."""
-        self.synth.check_text(text)
+        with self._text_lock:
+            self.synth.check_text(text)
 
     def stream(self, text: str, speaker: SpeakerLike = None,
                config: SynthesisConfig | None = None) -> Iterator[np.ndarray]:
@@ -182,7 +187,12 @@ class Voice:
         return self._stream(text, spk, cfg, phase, silence)
 
     def _stream(self, text, spk, cfg, phase, silence) -> Iterator[np.ndarray]:
-        for i, sent in enumerate(self.synth.speakable(text)):
+        sentences = self.synth.speakable(text)
+        for i in itertools.count():
+            with self._text_lock:
+                sent = next(sentences, None)
+            if sent is None:
+                return
             if i and silence.size:
                 yield silence
             for chunk in self.synth.sentence_audio(sent, spk, cfg.length_scale, phase):
