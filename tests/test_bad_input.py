@@ -384,3 +384,55 @@ def test_huge_grouped_numbers_are_read_digit_by_digit(template):
 def test_terminal_escape_sequences_are_not_read_aloud():
     from edgevc.text.normalize import normalize
     assert normalize("\x1b[31mred\x1b[0m alert \x1b]0;title\x07now") == "red alert now"
+
+
+# ----------------------------------------------------------------- enrollment
+
+def _write(path, wav, sr=16000):
+    import soundfile as sf
+    sf.write(path, wav, sr)
+    return path
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("white", "sounds like noise"), ("brown", "sounds like noise"),
+    ("tone", "sounds like a steady tone"), ("sweep", "sounds like a steady tone"),
+])
+def test_enroll_refuses_audio_that_is_not_speech(tmp_path, kind, fragment):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    t = np.arange(48000) / 16000
+    wav = {"white": 0.1 * rng.normal(size=48000),
+           "brown": np.cumsum(rng.normal(size=48000)),
+           "tone": 0.3 * np.sin(2 * np.pi * 440 * t),
+           "sweep": 0.3 * np.sin(2 * np.pi * (200 * t + 300 * t ** 2))}[kind]
+    wav = 0.5 * wav / np.abs(wav).max()
+    src = _write(tmp_path / f"{kind}.wav", wav)
+    res = run_cli("enroll", src, "-o", tmp_path / "me.npy")
+    assert_one_line_error(res, f"{kind}.wav", fragment)
+    assert sorted(os.listdir(tmp_path)) == [f"{kind}.wav"]
+
+
+def test_speech_evidence_accepts_speech_like_and_real_speech(speech_like):
+    import glob
+
+    import numpy as np
+
+    from edgevc.audio.io import load_audio
+    from edgevc.audio.processing import voiced_span
+    from edgevc.audio.speechness import speech_evidence
+
+    def problem(path):
+        wav = load_audio(path)
+        span = voiced_span(wav)  # None: silent (the corpus has silence files); refused as such
+        return span and speech_evidence(wav[span[0]:span[1]]).problem()
+    assert problem(speech_like) is None
+    here = os.path.dirname(__file__)
+    real = sorted(glob.glob(os.path.join(here, "../../shared/data/speech/*/wavs/*.*")))[::50]
+    if not real:
+        pytest.skip("no recorded speech here (../shared/data/speech)")
+    assert [p for p in real if problem(p)] == []
+    # with a DC offset and mains hum, still speech
+    wav = load_audio(speech_like)
+    t = np.arange(len(wav)) / 16000
+    assert speech_evidence(wav + 0.2 + 0.05 * np.sin(2 * np.pi * 50 * t)).problem() is None

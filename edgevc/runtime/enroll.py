@@ -8,6 +8,7 @@ import numpy as np
 from edgevc.audio.features import log_mel
 from edgevc.audio.io import load_audio
 from edgevc.audio.processing import normalize_peak, voiced_span
+from edgevc.audio.speechness import speech_evidence
 from edgevc.errors import InputError
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
@@ -52,6 +53,9 @@ class Enroller:
             if span is None:
                 raise InputError(f"audio file {path}: no speech found (silent or too quiet)")
             wav = normalize_peak(wav[span[0]:span[1]])
+            problem = speech_evidence(wav, sr).problem()
+            if problem:  # the encoder would embed it all the same
+                raise InputError(f"audio file {path}: {problem}")
             seconds += len(wav) / sr
             embs.append(self.embed_wav(wav))
         if seconds < MIN_SPEECH_SECONDS:
