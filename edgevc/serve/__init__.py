@@ -5,6 +5,7 @@ Wyoming clients (Home Assistant), HTTP clients and kiosks, with a queue and barg
     speakers.py  the speakers folder: voices by name, loaded once, new files seen live
     queue.py     the speech queue (ordered, bounded), its worker thread and barge-in
     output.py    the sound card, with fallback and a status for /health
+    fifo.py      a kiosk's FIFO: each line written to it is spoken
     service.py   what both protocols ask for: voices, health, speak, stream, stop
     wyoming.py   the Wyoming TCP server (the `wyoming` package's events)
     http.py      the HTTP server (aiohttp)
