@@ -270,3 +270,14 @@ def test_fifo_lines_split_across_reads_and_long_lines_dropped_whole():
         got += split_lines(buf, piece, 10, state)
     assert got == [b"one", b"two", b"three"]
     assert split_lines(buf, b"\n", 10, state) == [b"four"]
+
+
+def test_serve_imports_nothing_from_the_toolchain():
+    import subprocess
+    import sys
+    code = ("import sys, edgevc.cli, edgevc.serve.app, edgevc.serve.http, edgevc.serve.wyoming, "
+            "edgevc.serve.fifo; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
+            "or m.startswith(('edgevc.export', 'edgevc.quantize'))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
