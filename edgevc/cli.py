@@ -101,9 +101,19 @@ def _profile(name):
 
 def _stdin_lines():
     """Lines of standard input as they arrive (a kiosk FIFO, a pipe). Read as bytes and
-    decoded line by line, so one undecodable line is skipped instead of ending the run."""
+    decoded line by line, so one undecodable line is skipped instead of ending the run;
+    a line is read only up to the request limit, so an endless one cannot fill memory."""
+    from edgevc.text.phonemize import MAX_TEXT_CHARS
     encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
-    for n, raw in enumerate(sys.stdin.buffer, 1):
+    limit = 4 * MAX_TEXT_CHARS + 2  # bytes: up to 4 per character, and the newline
+    stream, n = sys.stdin.buffer, 0
+    while raw := stream.readline(limit):
+        n += 1
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            while (more := stream.readline(limit)) and not more.endswith(b"\n"):
+                pass  # the rest of the overlong line
+            log.warning("line %d skipped: longer than %d bytes", n, limit - 2)
+            continue
         try:
             line = raw.decode(encoding).strip()
         except UnicodeDecodeError as e:

@@ -263,6 +263,15 @@ def test_speak_stdin_skips_bad_lines_and_keeps_the_good_ones(tmp_path):
     assert out.stat().st_size == size  # the same audio as the good lines alone
 
 
+def test_speak_stdin_skips_an_endless_line_without_reading_it_whole(tmp_path):
+    out = tmp_path / "out.wav"
+    res = run_cli("speak", "-", "--out", out, input=b"a" * 500_000 + b"\nGood night.\n")
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert err.strip() == "edgevc: WARNING: line 1 skipped: longer than 400000 bytes"
+    assert out.stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("text", [b"", b"\n\n", "\U0001F600\n".encode()], ids=["empty", "blank", "emoji"])
 def test_speak_stdin_without_speech_publishes_no_file(tmp_path, text):
     res = run_cli("speak", "-", "--out", tmp_path / "out.wav", input=text)

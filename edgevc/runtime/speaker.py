@@ -85,31 +85,33 @@ def _first_line(e: Exception) -> str:
 
 def save_speaker(path: str | Path, embedding: np.ndarray, info: dict | None = None) -> None:
     """Write the .npy (and a .json sidecar with `info`) atomically, each through a temp
-    file that mkstemp names (never a predictable name a planted symlink could catch)."""
+    file that mkstemp names (never a predictable name a planted symlink could catch).
+    Both are written before either is published: a full disk leaves neither half."""
     p = Path(path)
     if p.suffix != ".npy":
         raise InputError(f"speaker file {path}: name must end in .npy")
     if not p.parent.is_dir():
         raise InputError(f"speaker file {path}: folder {p.parent} does not exist")
     emb = np.asarray(embedding, dtype=np.float32)
-    _write_atomic(p, lambda f: np.save(f, emb, allow_pickle=False))
+    files = [(p, lambda f: np.save(f, emb, allow_pickle=False))]
     if info is not None:
         data = (json.dumps(info, indent=2) + "\n").encode("utf-8")
-        _write_atomic(p.with_suffix(".json"), lambda f: f.write(data))
-
-
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = temp_path_for(path)
+        files.append((p.with_suffix(".json"), lambda f: f.write(data)))
+    temps = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise write_error(path, e) from None
-        raise
+        for dest, write in files:
+            fd, tmp = temp_path_for(dest)
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.chmod(tmp, _new_file_mode(dest))
+        for (dest, _), tmp in zip(files, temps):
+            os.replace(tmp, dest)
+    except OSError as e:
+        raise write_error(p, e) from None
+    finally:
+        for tmp in temps:
+            try:
+                os.unlink(tmp)  # gone already when it was published
+            except OSError:
+                pass
