@@ -185,6 +185,29 @@ def load_training_set(cache_path: str, durations_path: str, val_share: float):
     return cache, durs, ok, val
 
 
+def oversampled(cache: FeatureCache, indices: list, weights: dict[str, int]) -> list:
+    """`indices` with each utterance of a speaker in `weights` repeated that many times in
+    all (the batcher draws from the list, so a weight of 3 means three times as often)."""
+    out = list(indices)
+    for speaker, k in weights.items():
+        mine = [i for i in indices if cache.spk[i] == speaker]
+        if not mine:
+            raise SystemExit(f"--oversample {speaker}: no training utterances of that speaker")
+        out += mine * (k - 1)
+        log.info("speaker %s: %d utterances drawn %dx as often", speaker, len(mine), k)
+    return out
+
+
+def parse_oversample(values: list[str]) -> dict[str, int]:
+    out = {}
+    for v in values:
+        speaker, sep, k = v.rpartition("=")
+        if not sep or not speaker or not k.isdigit() or int(k) < 1:
+            raise SystemExit(f"--oversample {v}: expected SPEAKER=K with K a whole number >= 1")
+        out[speaker] = int(k)
+    return out
+
+
 def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) -> None:
     """Load `weights` (made with `config`), factorising a full-rank FiLM to the model's rank."""
     rank = model.config["film_rank"]
@@ -207,11 +230,16 @@ def main():
                     help="share of sentences kept out for RUN/val.csv (0: none)")
     ap.add_argument("--init", help="new runs start from these weights (a release checkpoint or "
                     "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
+    ap.add_argument("--oversample", action="append", default=[], metavar="SPEAKER=K",
+                    help="draw SPEAKER's utterances K times as often (e.g. the default voice)")
     a = ap.parse_args()
+    weights = parse_oversample(a.oversample)
     if a.init:  # checked now: a bad --init would otherwise fail after the data has loaded
         load_model_or_exit(a.init, "acoustic")
     dev = setup(a)
     cache, durs, ok, val = load_training_set(a.cache, a.durations, a.val_share)
+    targets_for = ok + val  # variance targets: each utterance once
+    ok = oversampled(cache, ok, weights)
     run = Run(a.run)
     init = None if run.ckpt.exists() or not a.init else read_weights(a.init, "acoustic")
     default = {"dim": a.dim, "hidden": 3 * a.dim, "variance": not a.no_variance}
@@ -224,7 +252,7 @@ def main():
     if init is not None:
         load_initial(model, init.config, init.weights,
                      torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
-    targets = VarianceTargets(cache, durs, ok + val) if variance else None
+    targets = VarianceTargets(cache, durs, targets_for) if variance else None
     fit(run, model, (cache, durs, ok, val, targets), a, dev,
         lambda batch: losses(model, batch, dev))
 

@@ -95,3 +95,22 @@ def test_validation_split_keeps_every_take_of_a_sentence_together():
     assert 0 < len(val) < 0.15 * len(texts)
     assert {texts[i] for i in train}.isdisjoint({texts[i] for i in val})
     assert split_validation(cache, [0, 1, 2], 0.0) == ([0, 1, 2], [])
+
+
+def test_oversampling_repeats_only_the_named_speaker():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytest
+
+    from edgevc.export.train_acoustic import oversampled, parse_oversample
+
+    cache = SimpleNamespace(spk=np.array(["a", "b", "a", "c"]))
+    got = oversampled(cache, [0, 1, 2, 3], parse_oversample(["a=3"]))
+    assert sorted(got) == [0, 0, 0, 1, 2, 2, 2, 3]
+    assert oversampled(cache, [0, 1], {}) == [0, 1]
+    for bad in (["a"], ["a=0"], ["=2"], ["a=x"]):
+        with pytest.raises(SystemExit, match="expected SPEAKER=K"):
+            parse_oversample(bad)
+    with pytest.raises(SystemExit, match="no training utterances"):
+        oversampled(cache, [1, 3], {"a": 2})
