@@ -138,12 +138,14 @@ def test_a_manifest_that_is_no_object_or_too_big_is_refused(tmp_path, manifest, 
     assert_one_line_error(res, "manifest.json", fragment)
 
 
-def test_a_symlink_in_a_bundle_is_refused(bundle_copy, tmp_path):
+def test_a_symlink_in_a_bundle_is_refused(tmp_path):
     import shutil
-    b = tmp_path / "b"
-    shutil.copytree(bundle_copy, b)
+
+    from edgevc.runtime.bundle import default_bundle_dir
+    shipped, b = default_bundle_dir(), tmp_path / "b"
+    shutil.copytree(shipped, b)
     (b / "lexicon.txt.gz").unlink()
-    (b / "lexicon.txt.gz").symlink_to(bundle_copy / "lexicon.txt.gz")  # same bytes, outside
+    (b / "lexicon.txt.gz").symlink_to(shipped / "lexicon.txt.gz")  # same bytes, outside
     res = run_cli("info", "--bundle", b)
     assert_one_line_error(res, "lexicon.txt.gz", "symbolic link")
 
