@@ -447,3 +447,15 @@ def test_speech_evidence_accepts_speech_like_and_real_speech(speech_like):
     wav = load_audio(speech_like)
     t = np.arange(len(wav)) / 16000
     assert speech_evidence(wav + 0.2 + 0.05 * np.sin(2 * np.pi * 50 * t)).problem() is None
+
+
+def test_devices_does_not_call_a_provider_ok_that_runs_nothing_itself():
+    import onnxruntime as ort
+
+    from edgevc.runtime.devices import usable_providers
+    report = {p["name"]: p for p in usable_providers()}
+    assert report["CPUExecutionProvider"]["ok"]
+    if "AzureExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime has no AzureExecutionProvider")
+    assert not report["AzureExecutionProvider"]["ok"]
+    assert "fall back to the CPU" in report["AzureExecutionProvider"]["error"]

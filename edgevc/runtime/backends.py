@@ -95,11 +95,15 @@ def _use_shared_cpu_arena(ort) -> bool:
     return _shared_cpu_arena
 
 
-def make_ort_session(model: ModelSource, providers: Sequence[str], threads: int, fp16: bool = False):
-    """A bare onnxruntime.InferenceSession with our options; providers in priority order."""
+def make_ort_session(model: ModelSource, providers: Sequence[str], threads: int, fp16: bool = False,
+                     cpu_fallback: bool = True):
+    """A bare onnxruntime.InferenceSession with our options; providers in priority order.
+    cpu_fallback=False fails instead of running on the CPU what the providers cannot."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
+    if not cpu_fallback:
+        so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
     if _use_shared_cpu_arena(ort):
         so.add_session_config_entry("session.use_env_allocators", "1")
     so.intra_op_num_threads = int(threads)

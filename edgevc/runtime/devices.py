@@ -125,7 +125,9 @@ def usable_providers() -> list[dict]:
     report = []
     for name in ort.get_available_providers():
         try:
-            sess = make_ort_session(model, [name], threads=1)
+            # Without CPU fallback: a provider that runs nothing itself (Azure, which only
+            # forwards to a cloud endpoint) must not pass on the CPU's work.
+            sess = make_ort_session(model, [name], threads=1, cpu_fallback=name == "CPUExecutionProvider")
             (y,) = sess.run(None, {"X": x})
             used = sess.get_providers()[0]
             if used != name:
@@ -135,6 +137,8 @@ def usable_providers() -> list[dict]:
             report.append({"name": name, "ok": True, "error": None})
         except Exception as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if "fallback to CPU EP has been explicitly disabled" in msg:
+                msg = "runs none of the model's operators itself (they would fall back to the CPU)"
             report.append({"name": name, "ok": False, "error": msg})
     return report
 
