@@ -459,3 +459,21 @@ def test_devices_does_not_call_a_provider_ok_that_runs_nothing_itself():
         pytest.skip("this onnxruntime has no AzureExecutionProvider")
     assert not report["AzureExecutionProvider"]["ok"]
     assert "fall back to the CPU" in report["AzureExecutionProvider"]["error"]
+
+
+def test_an_hour_long_recording_is_refused_from_its_header(tmp_path):
+    import numpy as np
+    src = _write(tmp_path / "long.wav", np.zeros(601 * 1000, np.int16), sr=1000)  # 601 s
+    res = run_cli("enroll", src, "-o", tmp_path / "me.npy")
+    assert_one_line_error(res, "long.wav: 601 s long; at most 600 s")
+    assert sorted(os.listdir(tmp_path)) == ["long.wav"]
+
+
+def test_a_profile_that_is_a_device_or_huge_is_not_read(tmp_path):
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    res = run_cli("speak", "Hi.", "--profile", tmp_path / "zero.toml", "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, "zero.toml: not a regular file")
+    (tmp_path / "big.toml").write_text("# padding\n" * 200_000)
+    res = run_cli("speak", "Hi.", "--profile", tmp_path / "big.toml", "--out", tmp_path / "x.wav")
+    assert_one_line_error(res, "big.toml: 2,000,000 bytes")
+    assert sorted(os.listdir(tmp_path)) == ["big.toml", "zero.toml"]

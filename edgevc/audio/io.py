@@ -27,11 +27,13 @@ _KAISER_BETA = 10.0
 _BLOCK = 32768
 
 
-def load_audio(path: str | os.PathLike, target_sr: int = 16000) -> np.ndarray:
+def load_audio(path: str | os.PathLike, target_sr: int = 16000,
+               max_seconds: float | None = None) -> np.ndarray:
     """Read WAV/FLAC/OGG (any rate, channels, sample format) as float32 mono at target_sr.
 
     Channels are averaged. Float files that peak above 1 are scaled down to peak 1 rather
-    than clipped, so loud recordings keep their shape.
+    than clipped, so loud recordings keep their shape. With `max_seconds`, a longer file is
+    refused from its header, before its samples are read.
     """
     import soundfile as sf  # imported here so the module loads without libsndfile
 
@@ -41,6 +43,11 @@ def load_audio(path: str | os.PathLike, target_sr: int = 16000) -> np.ndarray:
     if not p.is_file():
         raise InputError(f"audio file {p}: not a regular file")
     try:
+        if max_seconds is not None:
+            info = sf.info(str(p))
+            if info.frames > max_seconds * info.samplerate:
+                raise InputError(f"audio file {p}: {info.frames / info.samplerate:.0f} s long; "
+                                 f"at most {max_seconds:.0f} s are read")
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as e:
         # libsndfile's message is multi-line for some formats; keep the first line.

@@ -16,6 +16,9 @@ from edgevc.runtime.profiles import DeviceProfile
 
 log = logging.getLogger(__name__)
 MIN_SPEECH_SECONDS = 1.0
+# 3-10 s of speech is what enrollment needs; a 10-minute file is already 38 MB as float32
+# (an hour was read whole before any check).
+MAX_FILE_SECONDS = 600
 
 
 class Enroller:
@@ -48,7 +51,7 @@ class Enroller:
         sr = self.bundle.sample_rate
         embs, seconds = [], 0.0
         for path in paths:
-            wav = load_audio(path, sr)
+            wav = load_audio(path, sr, max_seconds=MAX_FILE_SECONDS)
             span = voiced_span(wav)
             if span is None:
                 raise InputError(f"audio file {path}: no speech found (silent or too quiet)")

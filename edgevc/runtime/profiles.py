@@ -58,6 +58,7 @@ FALLBACK_PROFILE = "generic-x86"
 # words 89.7 / 91.0 / 93.9 MiB).
 DEFAULT_MAX_CHUNK_FRAMES = 64
 _NO_DEFAULT = object()
+MAX_PROFILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,13 @@ def load_profile(name_or_path: str | os.PathLike) -> DeviceProfile:
     s = os.fspath(name_or_path)
     if s.endswith(".toml") or os.sep in s or "/" in s or Path(s).is_file():
         p = Path(s)
-        if not p.is_file():
+        if not p.exists():
             raise InputError(f"profile {p}: file not found")
+        if not p.is_file():
+            raise InputError(f"profile {p}: not a regular file")
+        if p.stat().st_size > MAX_PROFILE_BYTES:
+            raise InputError(f"profile {p}: {p.stat().st_size:,} bytes; a profile is a few "
+                             f"hundred (at most {MAX_PROFILE_BYTES:,} are read)")
         return _parse(p.read_bytes(), str(p))
     known = list_profiles()
     if s not in known:
