@@ -477,3 +477,16 @@ def test_a_profile_that_is_a_device_or_huge_is_not_read(tmp_path):
     res = run_cli("speak", "Hi.", "--profile", tmp_path / "big.toml", "--out", tmp_path / "x.wav")
     assert_one_line_error(res, "big.toml: 2,000,000 bytes")
     assert sorted(os.listdir(tmp_path)) == ["big.toml", "zero.toml"]
+
+
+def test_the_tensorrt_engine_cache_is_used_only_when_private(tmp_path):
+    from edgevc.runtime.backends import private_dir
+    mine = tmp_path / "cache" / "tensorrt"
+    assert private_dir(str(mine))
+    assert mine.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared" / "tensorrt"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)  # anyone could plant an engine here
+    assert not private_dir(str(shared))
+    (tmp_path / "link").symlink_to(mine)
+    assert not private_dir(str(tmp_path / "link"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -61,13 +62,29 @@ def _trt_cache_dir() -> str:
     return os.path.join(base, "edgevc", "tensorrt")
 
 
+def private_dir(path: str) -> bool:
+    """Make `path` (mode 0700) if needed; True only when it and its parent are real folders
+    owned by this user that nobody else may write to. TensorRT loads and runs the engines
+    it finds in its cache unchecked, so a cache others could plant files in is not used."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        for d in (path, os.path.dirname(path)):
+            st = os.lstat(d)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+                log.warning("not using the TensorRT engine cache %s: %s is not a folder only "
+                            "this user can write to", path, d)
+                return False
+    except OSError as e:
+        log.warning("not using the TensorRT engine cache %s: %s", path, e.strerror)
+        return False
+    return True
+
+
 def _provider_options(provider: str, fp16: bool) -> dict:
     if provider == "TensorrtExecutionProvider":
         # Building a TensorRT engine takes minutes on a Jetson; cache it across runs.
         cache = _trt_cache_dir()
-        try:
-            os.makedirs(cache, exist_ok=True)
-        except OSError:
+        if not private_dir(cache):
             return {"trt_fp16_enable": fp16}
         return {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True,
                 "trt_engine_cache_path": cache}
