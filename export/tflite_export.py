@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -64,21 +65,44 @@ def _pins_stamp() -> str:
     return "\n".join(CONVERTER_PINS) + "\n"
 
 
+def _private(env: Path) -> bool:
+    """True when `env` and its parent are real folders of this user that no one else can
+    write to (POSIX; elsewhere nothing is checked)."""
+    if os.name != "posix":
+        return True
+    for d in (env, env.parent):
+        st = os.lstat(d)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+    return True
+
+
 def converter_env(env: str | Path | None = None) -> Path:
     """The converter venv's python, creating the venv (minutes, ~1.6 GB) when missing or
     made by edgevc with other pins. Built beside its final path and renamed, so a failed
-    build leaves nothing half-made. A venv edgevc did not make is used as it is."""
+    build leaves nothing half-made. A venv edgevc did not make is used as it is only when
+    the user names it (`--tflite-env`); the default one must be ours and private, since
+    its python is run."""
     from edgevc.errors import EdgevcError, InputError
 
+    named = env is not None
     env = Path(env) if env else default_env_dir()
     stamp = env / "edgevc-pins.txt"
+    if not named and env.exists() and not _private(env):
+        raise InputError(f"TFLite converter environment {env}: others can write to it, so it "
+                         "is not run; remove it (edgevc builds a new one) or name one with "
+                         "--tflite-env")
     if stamp.is_file() and stamp.read_text() == _pins_stamp() and _env_python(env).exists():
         return _env_python(env)
     if env.exists() and not stamp.is_file():
-        # Not ours: never delete it. A venv someone made with TensorFlow is used as is.
-        if _env_python(env).exists():
+        # Not ours: never delete it. A venv someone made with TensorFlow is used as is,
+        # but only when named: one that appeared at the default path is not run.
+        if _env_python(env).exists() and named:
             log.info("using the TFLite converter environment %s as it is", env)
             return _env_python(env)
+        if _env_python(env).exists():
+            raise InputError(f"TFLite converter environment {env}: edgevc did not make it, so "
+                             f"it is not run; name it with --tflite-env to use it, or remove it")
         raise InputError(f"TFLite converter environment {env}: exists and is not a venv")
     env.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{env.name}.", dir=env.parent))

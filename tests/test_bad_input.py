@@ -490,3 +490,20 @@ def test_the_tensorrt_engine_cache_is_used_only_when_private(tmp_path):
     assert not private_dir(str(shared))
     (tmp_path / "link").symlink_to(mine)
     assert not private_dir(str(tmp_path / "link"))
+
+
+def test_a_converter_venv_edgevc_did_not_make_is_run_only_when_named(tmp_path, monkeypatch):
+    from edgevc.errors import InputError
+    from edgevc.export import tflite_export
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    planted = tflite_export.default_env_dir()
+    (planted / "bin").mkdir(parents=True)
+    (planted / "bin" / "python").write_text("#!/bin/sh\necho planted\n")
+    with pytest.raises(InputError, match="did not make it, so it is not run"):
+        tflite_export.converter_env()
+    assert tflite_export.converter_env(planted) == planted / "bin" / "python"  # named: used
+    (planted / "edgevc-pins.txt").write_text(tflite_export._pins_stamp())  # looks like ours
+    planted.chmod(0o777)
+    with pytest.raises(InputError, match="others can write to it"):
+        tflite_export.converter_env()
+    assert sorted(os.listdir(planted)) == ["bin", "edgevc-pins.txt"]
