@@ -66,8 +66,14 @@ def default_bundle_dir() -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256, read through a descriptor that refuses a symbolic link and
+    anything but a regular file (no window between the check and the read)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -154,7 +160,10 @@ class Bundle:
             if not path.is_file():
                 raise InputError(f"{where}: file {name} is missing or not a regular file")
             if verify:
-                digest = sha256_file(path)
+                try:
+                    digest = sha256_file(path)
+                except OSError as e:  # e.g. swapped for a link since it was checked
+                    raise InputError(f"{where}: file {name} cannot be read ({e.strerror})") from None
                 if digest != entry["sha256"]:
                     raise InputError(f"{where}: file {name} does not match its sha256 in "
                                      f"{MANIFEST} (expected {entry['sha256'][:12]}..., "
