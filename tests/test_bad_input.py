@@ -507,3 +507,32 @@ def test_a_converter_venv_edgevc_did_not_make_is_run_only_when_named(tmp_path, m
     with pytest.raises(InputError, match="others can write to it"):
         tflite_export.converter_env()
     assert sorted(os.listdir(planted)) == ["bin", "edgevc-pins.txt"]
+
+
+def _peak_rss_mib(lines):
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "edgevc", "-q", "speak", "-", "--out", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p.stdin.write("\n".join(lines).encode() + b"\n")
+    p.stdin.close()
+    hwm = 0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                hwm = max([hwm] + [int(x.split()[1]) for x in f if x.startswith("VmHWM")])
+        except OSError:
+            pass
+        time.sleep(0.05)
+    assert p.returncode == 0, p.stderr.read().decode()
+    return hwm / 1024
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+def test_kiosk_soak_memory_stays_flat_over_1000_lines():
+    # one line in four cannot be spoken: skipping must not hold on to anything either
+    lines = ["Please take the second left after the old train station.", "Your total is $18.25.",
+             "\U0001F600", "It is 10:30 on March 3rd."]
+    short = _peak_rss_mib([lines[i % 4] for i in range(100)])
+    long = _peak_rss_mib([lines[i % 4] for i in range(1000)])
+    assert long - short <= 5.0, (short, long)  # measured: 88.0 and 88.6 MiB
