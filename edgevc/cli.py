@@ -92,6 +92,14 @@ def cli(verbose, quiet):
     _setup_logging(verbose, quiet)
 
 
+def _load_bundle(bundle_dir, key, profile=None):
+    """The bundle, its signature checked when a key is given or the profile names one."""
+    from edgevc.runtime.bundle import Bundle
+    from edgevc.runtime.bundle_keys import parse_public_key
+    key = key or (profile.bundle_public_key if profile is not None else "")
+    return Bundle.load(bundle_dir, public_key=parse_public_key(key) if key else None)
+
+
 def _profile(name):
     from edgevc.runtime.profiles import detect_profile, load_profile
     p = load_profile(name) if name else detect_profile()
@@ -135,6 +143,10 @@ def _speak_lines(synth, lines, spk, length_scale):
 
 _bundle_opt = click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False),
                            help="Bundle folder (default: the one shipped with edgevc).")
+_key_opt = click.option("--bundle-key", "bundle_key", metavar="HEX|FILE",
+                        help="Refuse the bundle unless it is signed by this Ed25519 public key "
+                             "(see `edgevc keygen`). Default: the profile's bundle.public_key; "
+                             "none: signatures are not checked.")
 _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml",
                             help="Device profile (default: detected). See `edgevc devices`.")
 
@@ -144,6 +156,7 @@ _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml
 @click.option("--speaker", type=click.Path(dir_okay=False),
               help="Speaker file from `edgevc enroll` (default: the bundle's voice).")
 @_bundle_opt
+@_key_opt
 @click.option("--out", "out", metavar="FILE.wav|-",
               help="Write a 16 kHz mono 16-bit WAV, or '-' for raw PCM on stdout. "
                    "Default: play on the sound card (needs edgevc[device]).")
@@ -163,7 +176,7 @@ _profile_opt = click.option("--profile", "profile_name", metavar="NAME|FILE.toml
                    "elsewhere. Default: the bundle's choice.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print timing, buffer and underrun figures as JSON.")
-def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_name,
+def speak(text, speaker, bundle_dir, bundle_key, out, profile_name, length_scale, device_name,
           frames_per_buffer, phase, as_json):
     """Speak TEXT ('-' reads standard input, line by line as it arrives).
 
@@ -174,7 +187,6 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
         tail -f messages.txt | edgevc speak - --speaker me.npy
     """
     from edgevc.audio.sinks import open_sink
-    from edgevc.runtime.bundle import Bundle
     from edgevc.runtime.devices import output_device_index
     from edgevc.runtime.memory import single_malloc_arena
     from edgevc.runtime.player import play
@@ -189,7 +201,7 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
         raise InputError(f"--out {out}: only .wav files (or '-') are written")
     t0 = time.perf_counter()
     profile = _profile(profile_name)
-    bundle = Bundle.load(bundle_dir)
+    bundle = _load_bundle(bundle_dir, bundle_key, profile)
     synth = Synthesizer(bundle, profile, phase)
     spk = synth.load_speaker(speaker) if speaker else None
     if text == "-":
@@ -228,9 +240,10 @@ def speak(text, speaker, bundle_dir, out, profile_name, length_scale, device_nam
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.npy",
               help="Where to write the speaker file (plus a .json sidecar).")
 @_bundle_opt
+@_key_opt
 @_profile_opt
 @click.option("--json", "as_json", is_flag=True, help="Print what was enrolled as JSON.")
-def enroll(audio, out, bundle_dir, profile_name, as_json):
+def enroll(audio, out, bundle_dir, bundle_key, profile_name, as_json):
     """Make a speaker file from one or more recordings of a voice.
 
     AUDIO: WAV or FLAC files at any sample rate and channel count; 3-10 s of clear
@@ -240,14 +253,13 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
     Example:
         edgevc enroll me1.wav me2.flac -o me.npy
     """
-    from edgevc.runtime.bundle import Bundle
     from edgevc.runtime.enroll import Enroller
     from edgevc.runtime.speaker import save_speaker
 
     if not out.endswith(".npy"):
         raise InputError(f"-o {out}: the speaker file name must end in .npy")
-    bundle = Bundle.load(bundle_dir)
-    emb, info = Enroller(bundle, _profile(profile_name)).enroll(list(audio))
+    profile = _profile(profile_name)
+    emb, info = Enroller(_load_bundle(bundle_dir, bundle_key, profile), profile).enroll(list(audio))
     save_speaker(out, emb, info)
     if as_json:
         click.echo(json.dumps({"speaker": out, **info}))
@@ -298,9 +310,12 @@ def enroll(audio, out, bundle_dir, profile_name, as_json):
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing edgevc bundle folder (atomically). A folder holding "
                    "anything the bundle did not write is never replaced.")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), metavar="KEY",
+              help="Sign the bundle with this private key from `edgevc keygen` (writes "
+                   "manifest.sig); runtimes given the public key refuse anything else.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
-               durations, distill_steps, distill, out, force, as_json):
+               durations, distill_steps, distill, out, force, sign_key, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
     Distils students that are missing or older than their teachers (with --distill-data),
@@ -321,12 +336,28 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
     manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
                             progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge,
                             phase=phase, distill=distill, distill_data=distill_data,
-                            durations=durations, distill_steps=distill_steps)
+                            durations=durations, distill_steps=distill_steps, sign_key=sign_key)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:
         total = sum(f["bytes"] for f in manifest["files"].values())
         click.echo(f"wrote {out} ({total / 1e6:.2f} MB)", err=True)
+
+
+@cli.command()
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), metavar="KEY",
+              help="Where to write the new private key (mode 0600; never replaces a file).")
+def keygen(out):
+    """Make an Ed25519 key pair for signed bundles; prints the public key.
+
+    \b
+    Example:
+        edgevc keygen -o bundle.key      # prints the public key: give it to the devices
+        edgevc export --sign bundle.key -o my-bundle
+        edgevc speak "Hello" --bundle my-bundle --bundle-key PUBLIC_KEY_HEX
+    """
+    from edgevc.runtime.bundle_keys import write_new_key
+    click.echo(write_new_key(out).hex())
 
 
 @cli.command()
@@ -363,12 +394,11 @@ def devices(as_json):
 
 @cli.command()
 @_bundle_opt
+@_key_opt
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def info(bundle_dir, as_json):
+def info(bundle_dir, bundle_key, as_json):
     """Show what a bundle holds: models, precisions, sizes, quantization checks."""
-    from edgevc.runtime.bundle import Bundle
-
-    s = Bundle.load(bundle_dir).summary()
+    s = _load_bundle(bundle_dir, bundle_key).summary()
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from edgevc.errors import InputError
-from edgevc.runtime.bundle import FORMAT, MANIFEST, MANIFEST_MAX_BYTES
+from edgevc.runtime.bundle import FORMAT, MANIFEST, MANIFEST_MAX_BYTES, SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _bundle_files(out: Path) -> set[str] | None:
         return None
     if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("files"), dict):
         return None
-    return {MANIFEST, *(n for n in m["files"] if isinstance(n, str))}
+    return {MANIFEST, SIGNATURE, *(n for n in m["files"] if isinstance(n, str))}
 
 
 def check_destination(out: Path, force: bool) -> None:

@@ -32,6 +32,7 @@ from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.onnx_export import export_all, torch_reference
 from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, PHASE_METHODS, Bundle, sha256_file
+from edgevc.runtime.bundle_keys import read_private_key, sign_bundle
 from edgevc.runtime.speaker import load_speaker
 from edgevc.text import Lexicon, TextFrontEnd
 from edgevc.text.symbols import SYMBOLS
@@ -183,7 +184,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                  tflite_env: str | Path | None = None, judge: int = 0,
                  phase: str = "vocoder", distill: bool = True,
                  distill_data: str | Path | None = None, durations: str | Path | None = None,
-                 distill_steps: int | None = None) -> dict:
+                 distill_steps: int | None = None, sign_key: str | Path | None = None) -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
@@ -204,6 +205,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     check_destination(out, force)  # before any work: a user's folder is never replaced
+    seed = read_private_key(sign_key) if sign_key else None  # a bad key fails before work too
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
     stale = stale_students(ckpt_dir) if ckpt_dir.is_dir() else {}
@@ -370,6 +372,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             stages.update()
 
+        if seed is not None:  # last: the signature covers the manifest as published
+            sign_bundle(tmp, MANIFEST, seed)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         replace_folder(tmp, out, force)
     except BaseException:

@@ -536,3 +536,75 @@ def test_kiosk_soak_memory_stays_flat_over_1000_lines():
     short = _peak_rss_mib([lines[i % 4] for i in range(100)])
     long = _peak_rss_mib([lines[i % 4] for i in range(1000)])
     assert long - short <= 5.0, (short, long)  # measured: 88.0 and 88.6 MiB
+
+
+# ------------------------------------------------------------- signed bundles
+
+def test_ed25519_matches_rfc8032_and_refuses_changes():
+    from edgevc.runtime import ed25519
+    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    pub = ed25519.public_key(seed)
+    assert pub.hex() == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    sig = ed25519.sign(seed, b"")
+    assert sig.hex() == ("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+                         "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    assert ed25519.verify(pub, b"", sig)
+    assert not ed25519.verify(pub, b"x", sig)
+    assert not ed25519.verify(pub, b"", sig[:-1] + bytes([sig[-1] ^ 1]))
+    try:  # and agrees with an independent implementation where one is installed
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError:
+        return
+    for n in range(8):
+        seed, msg = os.urandom(32), os.urandom(n * 37)
+        assert ed25519.sign(seed, msg) == Ed25519PrivateKey.from_private_bytes(seed).sign(msg)
+
+
+@pytest.fixture
+def signed_bundle(tmp_path):
+    """A copy of the shipped bundle signed with a new key: (folder, key file, public hex)."""
+    import shutil
+
+    from edgevc.runtime.bundle import MANIFEST, default_bundle_dir
+    from edgevc.runtime.bundle_keys import read_private_key, sign_bundle
+    b = tmp_path / "signed"
+    shutil.copytree(default_bundle_dir(), b)
+    res = run_cli("keygen", "-o", tmp_path / "k.key")
+    assert res.returncode == 0, res.stderr.decode()
+    assert (tmp_path / "k.key").stat().st_mode & 0o777 == 0o600
+    sign_bundle(b, MANIFEST, read_private_key(tmp_path / "k.key"))
+    return b, tmp_path / "k.key", res.stdout.decode().strip()
+
+
+def test_a_configured_key_refuses_unsigned_or_wrongly_signed_bundles(signed_bundle, tmp_path):
+    import shutil
+
+    from edgevc.runtime.bundle import default_bundle_dir
+    b, _, pub = signed_bundle
+    assert run_cli("info", "--bundle", b, "--bundle-key", pub).returncode == 0
+    (tmp_path / "pub.txt").write_text(pub + "\n")  # a key file does as well
+    assert run_cli("info", "--bundle", b, "--bundle-key", tmp_path / "pub.txt").returncode == 0
+    other = run_cli("keygen", "-o", tmp_path / "other.key").stdout.decode().strip()
+    res = run_cli("info", "--bundle", b, "--bundle-key", other)
+    assert_one_line_error(res, "does not match the configured bundle key")
+    res = run_cli("info", "--bundle", default_bundle_dir(), "--bundle-key", pub)
+    assert_one_line_error(res, "not signed (no manifest.sig)")
+    m = b / "manifest.json"  # one byte changed: the signature no longer covers it
+    m.write_bytes(m.read_bytes().replace(b'"format_version": 1', b'"format_version": 1 '))
+    res = run_cli("info", "--bundle", b, "--bundle-key", pub)
+    assert_one_line_error(res, "does not match")
+    assert run_cli("info", "--bundle", b).returncode == 0  # no key configured: not checked
+    shutil.rmtree(b)
+
+
+def test_a_profile_key_makes_speak_check_the_signature(signed_bundle, tmp_path):
+    b, _, pub = signed_bundle
+    prof = tmp_path / "p.toml"
+    prof.write_text(PROFILE.format(threads=1, ring="2.0", budget=150)
+                    + f'[bundle]\npublic_key = "{pub}"\n')
+    res = run_cli("speak", "Hi.", "--bundle", b, "--profile", prof, "--out", tmp_path / "ok.wav")
+    assert res.returncode == 0, res.stderr.decode()
+    (b / "manifest.sig").unlink()
+    res = run_cli("speak", "Hi.", "--bundle", b, "--profile", prof, "--out", tmp_path / "no.wav")
+    assert_one_line_error(res, "not signed")
+    assert not (tmp_path / "no.wav").exists()

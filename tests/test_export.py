@@ -119,3 +119,22 @@ def test_export_fails_when_the_judged_chain_loses_to_fp32(tmp_path, tiny_checkpo
     with pytest.raises(EdgevcError, match=r"end-to-end check failed.*wer \+0\.200"):
         bundle_writer.build_bundle(out, "int8", tiny_checkpoints, progress=False, judge=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no bundle, no temp folders
+
+
+def test_export_signs_the_bundle_and_replaces_a_signed_one(tmp_path, tiny_checkpoints):
+    from edgevc.errors import InputError
+    from edgevc.export.bundle_writer import build_bundle
+    from edgevc.runtime.bundle import Bundle
+    from edgevc.runtime.bundle_keys import write_new_key
+    pub = write_new_key(tmp_path / "k.key")
+    out = tmp_path / "bundle"
+    (tmp_path / "bad.key").write_text("not a key")
+    with pytest.raises(InputError, match="signing key"):  # before any work
+        build_bundle(out, "none", tiny_checkpoints, progress=False, sign_key=tmp_path / "bad.key")
+    assert not out.exists()
+    for _ in range(2):  # the second replaces the first, its manifest.sig included
+        build_bundle(out, "none", tiny_checkpoints, progress=False, sign_key=tmp_path / "k.key")
+        Bundle.load(out, public_key=pub)
+    with pytest.raises(InputError, match="does not match"):
+        Bundle.load(out, public_key=write_new_key(tmp_path / "other.key"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.key", "bundle", "k.key", "other.key"]

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.audio.params import MelParams
 from edgevc.errors import InputError
+from edgevc.runtime.bundle_keys import SIGNATURE, check_signature  # noqa: F401 (re-exported)
 
 FORMAT = "edgevc-bundle"
 FORMAT_VERSION = 1
@@ -36,7 +37,7 @@ def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str)
     return float(v)
 
 
-def _read_manifest(path: Path, where: str) -> dict:
+def _read_manifest(path: Path, where: str) -> tuple[dict, bytes]:
     """The manifest as a dict; its size is checked before it is read (a real one is tens
     of KB), and it must not be a symbolic link leading out of the bundle."""
     try:
@@ -51,14 +52,15 @@ def _read_manifest(path: Path, where: str) -> dict:
         raise InputError(f"{where}: {MANIFEST} is {st.st_size:,} bytes; at most "
                          f"{MANIFEST_MAX_BYTES:,} are read")
     try:
-        m = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        m = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{where}: {MANIFEST} is not valid JSON ({e})") from None
     except RecursionError:
         raise InputError(f"{where}: {MANIFEST} is nested too deeply to be a manifest") from None
     if not isinstance(m, dict):
         raise InputError(f"{where}: {MANIFEST} holds a JSON {type(m).__name__}, not an object")
-    return m
+    return m, raw
 
 
 def default_bundle_dir() -> Path:
@@ -130,12 +132,17 @@ class Bundle:
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
 
     @classmethod
-    def load(cls, root: str | Path | None = None, verify: bool = True) -> "Bundle":
+    def load(cls, root: str | Path | None = None, verify: bool = True,
+             public_key: bytes | None = None) -> "Bundle":
+        """The bundle at `root` (default: the shipped one), every file checked against its
+        sha256; with `public_key`, its manifest must carry that key's signature."""
         root = Path(root) if root is not None else default_bundle_dir()
         where = f"bundle {root}"
         if not root.is_dir():
             raise InputError(f"{where}: not a folder")
-        manifest = _read_manifest(root / MANIFEST, where)
+        manifest, raw = _read_manifest(root / MANIFEST, where)
+        if public_key is not None:
+            check_signature(root, raw, public_key, where)
         try:
             return cls._parse(root, manifest, verify)
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -22,6 +22,8 @@ in the package `edgevc.firmware_configs` (the repo's firmware_configs/ folder):
     [audio]
     frames_per_buffer = 2048                     # >= 1
     device = ""                                  # output device name substring; "" = default
+    [bundle]                                     # optional
+    public_key = "64 hex digits"                 # refuse bundles not signed by this Ed25519 key
 
 Unknown keys are refused too, so a typo does not silently fall back to a default.
 """
@@ -78,6 +80,7 @@ class DeviceProfile:
     frames_per_buffer: int
     audio_device: str
     source: str  # the file it was read from
+    bundle_public_key: str = ""  # hex Ed25519 key; when set, bundles must be signed by it
 
     def ring_samples(self, sample_rate: int) -> int:
         """Ring-buffer capacity in samples at `sample_rate`."""
@@ -297,6 +300,7 @@ def _parse(raw: bytes, where: str) -> DeviceProfile:
     buf = top.table("buffer")
     mem = top.table("memory")
     audio = top.table("audio")
+    signing = top.table("bundle", required=False)
     profile = DeviceProfile(
         name=top.string("name"),
         description=top.string("description", ""),
@@ -313,13 +317,17 @@ def _parse(raw: bytes, where: str) -> DeviceProfile:
         frames_per_buffer=audio.positive_int("frames_per_buffer"),
         audio_device=audio.string("device", ""),
         source=where,
+        bundle_public_key=signing.string("public_key", ""),
     )
+    key = profile.bundle_public_key
+    if key and (len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key)):
+        raise signing.fail("public_key", "must be 64 hex digits (an Ed25519 public key)", key)
     _check_bounds(profile, inf, buf, audio)
     if profile.max_chunk_frames < profile.chunk_frames:
         raise inf.fail("max_chunk_frames", f"must be >= chunk_frames ({profile.chunk_frames})",
                        profile.max_chunk_frames)
     if not profile.name.strip():
         raise top.fail("name", "must not be empty")
-    for t in (top, match, inf, buf, mem, audio):
+    for t in (top, match, inf, buf, mem, audio, signing):
         t.check_unknown()
     return profile
