@@ -138,8 +138,10 @@ class Voice:
     def load(cls, bundle: str | os.PathLike | None = None, profile=None,
              phase: str | None = None) -> Voice:
         """bundle: a bundle folder (default: the shipped one). profile: a DeviceProfile, a
-        profile name or .toml path (default: detected). phase: the default phase method."""
+        profile name or .toml path (default: detected); when it names a bundle.public_key,
+        the bundle must be signed by it. phase: the default phase method."""
         from edgevc.runtime.bundle import Bundle
+        from edgevc.runtime.bundle_keys import parse_public_key
         from edgevc.runtime.profiles import DeviceProfile, detect_profile, load_profile
         from edgevc.runtime.synthesizer import Synthesizer
 
@@ -147,7 +149,9 @@ class Voice:
             profile = detect_profile()
         elif not isinstance(profile, DeviceProfile):
             profile = load_profile(str(profile))
-        return cls(Synthesizer(Bundle.load(bundle), profile, phase))
+        key = profile.bundle_public_key
+        b = Bundle.load(bundle, public_key=parse_public_key(key) if key else None)
+        return cls(Synthesizer(b, profile, phase))
 
     @property
     def sample_rate(self) -> int:

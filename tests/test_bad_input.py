@@ -608,3 +608,15 @@ def test_a_profile_key_makes_speak_check_the_signature(signed_bundle, tmp_path):
     res = run_cli("speak", "Hi.", "--bundle", b, "--profile", prof, "--out", tmp_path / "no.wav")
     assert_one_line_error(res, "not signed")
     assert not (tmp_path / "no.wav").exists()
+
+
+def test_the_api_honours_the_profile_key_too(signed_bundle, tmp_path):
+    from edgevc import Voice
+    from edgevc.errors import InputError
+    b, _, pub = signed_bundle
+    prof = tmp_path / "p.toml"
+    prof.write_text(PROFILE.format(threads=1, ring="2.0", budget=150)
+                    + f'[bundle]\npublic_key = "{pub}"\n')
+    assert Voice.load(b, profile=prof).sample_rate == 16000
+    with pytest.raises(InputError, match="not signed"):
+        Voice.load(None, profile=prof)  # the shipped bundle is not signed
