@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.1
 # How long an aborted play() waits for the producer to let go of the synthesizer.
 _JOIN_S = 5.0
+_SIGNAL_JOIN_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,14 @@ def play(chunks: Iterable[np.ndarray], sink, buffer_samples: int) -> PlaybackSta
             if getattr(sink, "broken", False):
                 log.debug("sink closed by its reader; stopping synthesis")
                 break
-    except BaseException:
+    except BaseException as e:
         rb.cancel()
         try:
             sink.close(ok=False)
         finally:
-            _join(producer)
+            # Ctrl-C / SIGTERM end the process: do not wait out a producer busy inside a
+            # long normalization or inference call (a daemon, it dies with the process).
+            _join(producer, _JOIN_S if isinstance(e, Exception) else _SIGNAL_JOIN_S)
         raise
     rb.cancel()  # wakes a producer still writing after a broken sink
     _join(producer)
@@ -122,8 +125,8 @@ def play(chunks: Iterable[np.ndarray], sink, buffer_samples: int) -> PlaybackSta
     )
 
 
-def _join(producer: threading.Thread) -> None:
-    producer.join(_JOIN_S)
+def _join(producer: threading.Thread, timeout: float = _JOIN_S) -> None:
+    producer.join(timeout)
     if producer.is_alive():
         # It is inside one long inference call; as a daemon it will not block exit.
-        log.debug("synthesis thread still busy after %.0f s; not waiting", _JOIN_S)
+        log.debug("synthesis thread still busy after %.2f s; not waiting", timeout)
