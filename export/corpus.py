@@ -4,12 +4,18 @@ Layouts, detected by `read_corpus`:
 - LJSpeech: `metadata.csv` of `id|text[|normalized]` beside `wavs/`;
 - VCTK: `txt/<spk>/<utt>.txt` and `wav48*/<spk>/<utt>[_mic1].{wav,flac}`;
 - LibriTTS: `<subset>/<spk>/<chapter>/<utt>.wav` + `<utt>.normalized.txt` (or `.original.txt`);
+- Kaldi data directories (`wav.scp`, `text`, `utt2spk`): the folder itself or its
+  sub-folders (`train/`, `test/`), audio paths relative to the corpus root; speakers are
+  named `<corpus>-<speaker>` so they cannot collide with another corpus's numbers;
 - a plain folder of speakers: `speaker/utt.wav` + `speaker/utt.txt`;
 - untranscribed speech (`speaker/*.flac`, text None) for the models that need no text.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 
@@ -96,12 +102,55 @@ def read_libritts(root: Path) -> list[Utterance]:
     return out
 
 
+def _kaldi_table(path: Path) -> dict[str, str]:
+    """A Kaldi `key value...` file as {key: rest of the line}."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(maxsplit=1)  # key, then the rest, after spaces or a tab
+        if parts:
+            out[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
+    return out
+
+
+def kaldi_dirs(root: Path) -> list[Path]:
+    """The Kaldi data directories at `root`: itself, or its immediate sub-folders."""
+    if (root / "wav.scp").is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "wav.scp").is_file())
+
+
+def _spoken_case(text: str) -> str:
+    # Kaldi transcripts are usually all capitals; the front end would spell them as acronyms.
+    return text.lower() if text.isupper() else text
+
+
+def read_kaldi(root: Path) -> list[Utterance]:
+    root = Path(root)
+    out = []
+    for d in kaldi_dirs(root):
+        texts = _kaldi_table(d / "text") if (d / "text").is_file() else {}
+        spk = _kaldi_table(d / "utt2spk") if (d / "utt2spk").is_file() else {}
+        for uid, where in _kaldi_table(d / "wav.scp").items():
+            if where.endswith("|"):
+                log.warning("%s: %s is a command, not a file; skipped", d / "wav.scp", uid)
+                continue
+            audio = next((p for p in (root / where, d / where, d.parent / where) if p.is_file()), None)
+            if audio is None:
+                continue
+            speaker = f"{root.name}-{spk.get(uid, uid)}"
+            text = texts.get(uid)
+            out.append(Utterance(f"{speaker}/{uid}", speaker, audio, _spoken_case(text) if text else None))
+    return out
+
+
 def detect_layout(root: Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
     if (root / "metadata.csv").exists():
         return "ljspeech"
+    if kaldi_dirs(root):
+        return "kaldi"
     if (root / "txt").is_dir() and any(p.is_dir() and p.name.startswith("wav") for p in root.iterdir()):
         return "vctk"
     if next(root.rglob("*.normalized.txt"), None) is not None:
@@ -119,4 +168,7 @@ def read_corpus(root: Path, require_text: bool = True,
         return read_vctk(root)
     if layout == "libritts":
         return read_libritts(root)
+    if layout == "kaldi":
+        utts = read_kaldi(root)
+        return [u for u in utts if u.text] if require_text else utts
     return read_speaker_folders(root, require_text=require_text)

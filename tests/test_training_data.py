@@ -59,6 +59,26 @@ def test_speaker_folders_and_missing_folder(tmp_path):
         read_corpus(tmp_path / "nope")
 
 
+def test_kaldi_data_directories_with_paths_from_the_corpus_root(tmp_path):
+    root = tmp_path / "so762"
+    (root / "WAVE" / "S1").mkdir(parents=True)
+    for uid in ("u1", "u2", "u3"):
+        sf.write(root / "WAVE" / "S1" / f"{uid}.WAV", np.zeros(1600, np.float32), 16000)
+    for split, uids in (("train", ["u1", "u2"]), ("test", ["u3", "u4"])):
+        (root / split).mkdir()
+        (root / split / "wav.scp").write_text("".join(f"{u}\tWAVE/S1/{u}.WAV\n" for u in uids))
+        (root / split / "utt2spk").write_text("".join(f"{u} 0001\n" for u in uids))
+    (root / "train" / "text").write_text("u1\tWE CALL IT BEAR\nu2 Mixed Case Stays\n")
+    (root / "test" / "text").write_text("u4 NO AUDIO FOR THIS ONE\n")
+    assert detect_layout(root) == "kaldi"
+    got = read_corpus(root)  # u3 has no text, u4 no audio
+    assert [(u.id, u.speaker, u.text) for u in got] == [
+        ("so762-0001/u1", "so762-0001", "we call it bear"),
+        ("so762-0001/u2", "so762-0001", "Mixed Case Stays")]
+    assert len(read_corpus(root, require_text=False)) == 3
+    assert read_corpus(root / "test", require_text=False)[0].speaker == "test-0001"
+
+
 def test_heldout_matches_speakers_and_every_take_of_a_sentence(tmp_path):
     f = tmp_path / "heldout.txt"
     f.write_text("# comment\nspeaker 211\ntext it was my reports from the north\n")
