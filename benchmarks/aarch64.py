@@ -190,7 +190,7 @@ def host_versions() -> dict:
             pins[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             if name != "ai-edge-litert":
-                raise SystemExit(f"{name} is not installed on this host: pip install -e .")
+                raise SystemExit(f"{name} is not installed on this host: pip install -e .") from None
     return pins
 
 
@@ -298,6 +298,7 @@ def speak(cmd: list[str], env: dict, text: str, profile: Path, wav: Path,
 def metrics(x, ref, mel_params) -> dict:
     """How far x is from ref: sample counts, max |diff|, SNR, log-spectral distance, log-mel MAE."""
     import numpy as np
+
     from edgevc.audio.features import log_mel, stft_magnitude
 
     out = {"samples": len(x), "samples_ref": len(ref), "same_length": len(x) == len(ref)}
@@ -319,6 +320,7 @@ def float_references(cache: Path, profile: Path, texts: list[str]):
     vocoder: the model the int8 graphs approximate. None when torch is not installed."""
     try:
         import torch  # noqa: F401  (the float export needs it)
+
         from edgevc.export.bundle_writer import build_bundle
     except ImportError as e:
         log.warning("no float reference (%s): pip install -e .[export] for it", e)
@@ -386,6 +388,7 @@ def graph_accuracy(outs: dict, ref: dict, mel_params) -> dict:
     """The export's own per-graph checks against the float graphs' outputs on the same
     inputs: cosine, log-duration MAE, mel MAE, and LSD of the vocoder's inverse STFT."""
     import numpy as np
+
     from edgevc.audio.istft import StreamingISTFT
 
     def wav(d):
@@ -406,6 +409,7 @@ def graph_accuracy(outs: dict, ref: dict, mel_params) -> dict:
 def graph_inputs(path: Path, profile: Path, text: str):
     """Real inputs for every graph, from the x86 pipeline on `text`."""
     import numpy as np
+
     from edgevc.audio.features import log_mel
     from edgevc.runtime.profiles import load_profile
     from edgevc.runtime.synthesizer import Synthesizer
@@ -451,6 +455,7 @@ def run_tflite(args, env: Env, texts: list[str], outdir: Path, mel_params, res: 
                quant_lsd: list[float] | None):
     """The same comparison on a bundle's TFLite variants (LiteRT + XNNPACK on both sides)."""
     import soundfile as sf
+
     from edgevc.runtime.bundle import Bundle
 
     b = Bundle.load(args.tflite_bundle)
@@ -519,8 +524,9 @@ def run_tflite(args, env: Env, texts: list[str], outdir: Path, mel_params, res: 
 
 def run_all(args) -> dict:
     import numpy as np
-    import soundfile as sf
     import onnxruntime
+    import soundfile as sf
+
     import edgevc
     from edgevc.runtime.bundle import Bundle
 

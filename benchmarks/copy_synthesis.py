@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, ExcitationPhase
 from edgevc.audio.features import log_mel, stft
 from edgevc.audio.io import load_audio
-from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, ExcitationPhase
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.audio.processing import normalize_peak, trim_silence
 from edgevc.errors import InputError

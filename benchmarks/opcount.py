@@ -46,9 +46,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edgevc.runtime.bundle import Bundle  # noqa: E402
-from edgevc.runtime.profiles import load_profile  # noqa: E402
-from edgevc.runtime.synthesizer import Synthesizer  # noqa: E402
+from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.profiles import load_profile
+from edgevc.runtime.synthesizer import Synthesizer
 
 log = logging.getLogger("opcount")
 
@@ -106,10 +106,10 @@ class Cost:
     fp32_macs: float = 0.0
     elem: float = 0.0
 
-    def __add__(self, o: "Cost") -> "Cost":
+    def __add__(self, o: Cost) -> Cost:
         return Cost(self.int8_macs + o.int8_macs, self.fp32_macs + o.fp32_macs, self.elem + o.elem)
 
-    def scale(self, k: float) -> "Cost":
+    def scale(self, k: float) -> Cost:
         return Cost(self.int8_macs * k, self.fp32_macs * k, self.elem * k)
 
 

@@ -29,7 +29,7 @@ from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import aggregate  # noqa: E402  (benchmarks/ is not a package)
+from quality import aggregate
 
 log = logging.getLogger("reference_tts")
 SR = 16000

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-
 from quality import aggregate, heldout_voices, set_secs, synth_system
+
 from edgevc.errors import InputError
 from edgevc.export.judges import Judges, unit
 from edgevc.runtime.bundle import Bundle

@@ -81,9 +81,9 @@ def main():
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import torch
     from resemblyzer import VoiceEncoder
     from resemblyzer.audio import wav_to_mel_spectrogram
-    import torch
 
     from edgevc.export.speaker_teacher import Teacher
 

@@ -31,16 +31,16 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from edgevc.audio.features import stft_magnitude  # noqa: E402
-from edgevc.runtime.bundle import Bundle  # noqa: E402
-from edgevc.runtime.profiles import load_profile  # noqa: E402
-from edgevc.runtime.synthesizer import Synthesizer  # noqa: E402
+from edgevc.audio.features import stft_magnitude
+from edgevc.runtime.bundle import Bundle
+from edgevc.runtime.profiles import load_profile
+from edgevc.runtime.synthesizer import Synthesizer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name  # noqa: E402
-from speed import LONG_SENTENCES, PARAGRAPH  # noqa: E402
+from machine import cpu_name
+from speed import LONG_SENTENCES, PARAGRAPH
 
 ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
 METRIC = {"speaker_encoder": "cosine", "acoustic_encoder": "log-duration MAE",
@@ -147,7 +147,8 @@ def chain(onnx: Synthesizer, other: Synthesizer) -> dict:
         total += len(d_ref)
         # Same durations for both: the decoder and vocoder on each backend, chunked.
         durations = other.durations
-        other.durations = lambda s, k, ls=1.0: (durations(s, k, ls)[0], d_ref)
+        other.durations = lambda s, k, ls=1.0, durations=durations, d_ref=d_ref: (
+            durations(s, k, ls)[0], d_ref)
         try:
             got = np.concatenate(list(other._sentence(sent, spk, 1.0)))
         finally:

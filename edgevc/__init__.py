@@ -6,7 +6,7 @@
 """
 
 __version__ = "0.1.0"
-__all__ = ["Voice", "SynthesisConfig", "__version__"]
+__all__ = ["SynthesisConfig", "Voice", "__version__"]
 
 
 def __getattr__(name):

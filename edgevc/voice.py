@@ -24,14 +24,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 
 from edgevc.audio.io import float_to_pcm16
 from edgevc.errors import InputError
 
-SpeakerLike = Union[None, str, os.PathLike, np.ndarray]
+SpeakerLike = None | str | os.PathLike | np.ndarray
 
 RATE_RANGE = (0.5, 2.0)
 VOLUME_RANGE = (0.0, 4.0)

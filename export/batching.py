@@ -38,7 +38,7 @@ class LengthBatcher:
 
 def pad(arrays, value=0):
     n = max(len(a) for a in arrays)
-    out = np.full((len(arrays), n) + arrays[0].shape[1:], value, dtype=arrays[0].dtype)
+    out = np.full((len(arrays), n, *arrays[0].shape[1:]), value, dtype=arrays[0].dtype)
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
     return torch.from_numpy(out), torch.tensor([len(a) for a in arrays])

@@ -23,15 +23,27 @@ import edgevc
 from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.audio.features import log_mel
 from edgevc.audio.io import load_audio
-from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
-                                 SPEAKER_WINDOW_HOP, SYNTH_MEL)
+from edgevc.audio.params import (
+    EMBEDDING_DIM,
+    SPEAKER_MEL,
+    SPEAKER_WINDOW_FRAMES,
+    SPEAKER_WINDOW_HOP,
+    SYNTH_MEL,
+)
 from edgevc.errors import EdgevcError, InputError
 from edgevc.export.bundle_dest import check_destination, replace_folder
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
 from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.onnx_export import export_all, torch_reference
-from edgevc.runtime.bundle import FORMAT, FORMAT_VERSION, MANIFEST, PHASE_METHODS, Bundle, sha256_file
+from edgevc.runtime.bundle import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    PHASE_METHODS,
+    Bundle,
+    sha256_file,
+)
 from edgevc.runtime.bundle_keys import read_private_key, sign_bundle
 from edgevc.runtime.speaker import load_speaker
 from edgevc.text import Lexicon, TextFrontEnd

@@ -22,11 +22,18 @@ import logging
 import numpy as np
 import torch
 
-from edgevc.export.checkpoint_io import (load_model_or_exit, read_weights,
-                                         weights_fingerprint)
+from edgevc.export.checkpoint_io import load_model_or_exit, read_weights, weights_fingerprint
 from edgevc.export.models.acoustic import AcousticModel
-from edgevc.export.train_acoustic import (Targets, VarianceTargets, fit, load_initial,
-                                          load_training_set, loss_terms, predict, truth)
+from edgevc.export.train_acoustic import (
+    Targets,
+    VarianceTargets,
+    fit,
+    load_initial,
+    load_training_set,
+    loss_terms,
+    predict,
+    truth,
+)
 from edgevc.export.training import Run, arg_parser, saved_config, setup
 
 log = logging.getLogger(__name__)

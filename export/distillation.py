@@ -23,8 +23,13 @@ from types import SimpleNamespace
 import torch
 
 from edgevc.errors import InputError
-from edgevc.export.checkpoint_io import (ACOUSTIC_TEACHER, load_model_file, read_teacher_record,
-                                         read_weights, weights_fingerprint)
+from edgevc.export.checkpoint_io import (
+    ACOUSTIC_TEACHER,
+    load_model_file,
+    read_teacher_record,
+    read_weights,
+    weights_fingerprint,
+)
 from edgevc.export.release import release_run
 from edgevc.export.training import Run, pick_device
 

@@ -10,11 +10,10 @@ float32. A G2P that loses too much when quantized stays in float.
 """
 
 import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
-
-import re
 
 import numpy as np
 import onnx

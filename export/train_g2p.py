@@ -110,7 +110,7 @@ def scores(hyps: dict[str, list[str]], words: dict) -> dict:
             for w, hyp in hyps.items():
                 refs = words[w][:1] if ref == "first" else words[w]
                 h = norm(hyp)
-                e, r = min(((edits(h, norm(p)), len(p)) for p in refs))
+                e, r = min((edits(h, norm(p)), len(p)) for p in refs)
                 errs, n_ref, wrong = errs + e, n_ref + r, wrong + (e > 0)
             key = f"{'stress' if stress else 'no_stress'}_{ref}"
             res[key] = {"wer": round(100 * wrong / len(hyps), 2), "per": round(100 * errs / n_ref, 2)}

@@ -10,7 +10,7 @@ from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_s
 
 def _outputs(model, ids, spk):
     with torch.no_grad():
-        h, logdur, p, e = model.encode_with_variance(ids, spk)
+        h, logdur, p, _e = model.encode_with_variance(ids, spk)
         frames, _ = expand(h, torch.full_like(ids, 3))
         return logdur, p, model.decode(frames, spk)
 

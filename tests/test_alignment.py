@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from edgevc.export.models.aligner import beta_binomial_prior, monotonic_alignment  # noqa: E402
+from edgevc.export.models.aligner import beta_binomial_prior, monotonic_alignment
 
 
 def test_mas_recovers_a_known_alignment():

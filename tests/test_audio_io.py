@@ -86,20 +86,20 @@ def test_load_audio_flac_and_float_peak(tmp_path):
 
 
 def test_load_audio_errors_name_the_file(tmp_path):
-    with pytest.raises(InputError, match="missing.wav.*not found"):
+    with pytest.raises(InputError, match=r"missing\.wav.*not found"):
         load_audio(tmp_path / "missing.wav")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"this is not audio at all" * 10)
-    with pytest.raises(InputError, match="bad.wav.*cannot decode") as ei:
+    with pytest.raises(InputError, match=r"bad\.wav.*cannot decode") as ei:
         load_audio(bad)
     assert "\n" not in str(ei.value)
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros(0, np.float32), 16000)
-    with pytest.raises(InputError, match="empty.wav.*no samples"):
+    with pytest.raises(InputError, match=r"empty\.wav.*no samples"):
         load_audio(empty)
     nan = tmp_path / "nan.wav"
     sf.write(nan, np.array([0.0, np.nan, 0.1], np.float32), 16000, subtype="FLOAT")
-    with pytest.raises(InputError, match="nan.wav.*NaN"):
+    with pytest.raises(InputError, match=r"nan\.wav.*NaN"):
         load_audio(nan)
 
 

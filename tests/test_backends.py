@@ -143,7 +143,7 @@ def test_threads_are_capped_at_the_cores_present(monkeypatch, double_model):
 
 
 def test_missing_model_file(tmp_path):
-    with pytest.raises(InputError, match="nope.onnx.*not found"):
+    with pytest.raises(InputError, match=r"nope\.onnx.*not found"):
         create_session(tmp_path / "nope.onnx", ["onnx-cpu"], 1)
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_cli
 
 
@@ -303,7 +302,7 @@ def synth():
 @pytest.mark.parametrize("length_scale", [0, -5, 1e6, float("nan"), "1", 0.49, 2.01])
 def test_length_scale_out_of_range_is_refused_by_the_api(synth, length_scale):
     from edgevc.errors import InputError
-    with pytest.raises(InputError, match="length_scale .* from 0.5 to 2.0"):
+    with pytest.raises(InputError, match=r"length_scale .* from 0\.5 to 2\.0"):
         next(synth.stream("Hello.", None, length_scale))
 
 

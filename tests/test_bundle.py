@@ -15,7 +15,7 @@ def test_shipped_bundle_verifies_and_describes_itself():
     assert set(b.models) == set(MODEL_ROLES)
     s = b.summary()
     assert s["total_bytes"] < 10_000_000, "bundle must stay under 10 MB"
-    for name, entry in b.manifest["files"].items():
+    for _name, entry in b.manifest["files"].items():
         assert len(entry["sha256"]) == 64
     assert b.manifest["training_data"], "the manifest credits its training data"
 
@@ -32,16 +32,16 @@ def test_a_modified_file_is_refused_by_name(copy):
     data = bytearray(f.read_bytes())
     data[len(data) // 2] ^= 0xFF
     f.write_bytes(bytes(data))
-    with pytest.raises(InputError, match="vocoder.onnx does not match its sha256"):
+    with pytest.raises(InputError, match=r"vocoder\.onnx does not match its sha256"):
         Bundle.load(copy)
 
 
 def test_missing_file_and_missing_manifest(copy):
     (copy / "lexicon.txt.gz").unlink()
-    with pytest.raises(InputError, match="lexicon.txt.gz is missing"):
+    with pytest.raises(InputError, match=r"lexicon\.txt\.gz is missing"):
         Bundle.load(copy)
     (copy / "manifest.json").unlink()
-    with pytest.raises(InputError, match="no manifest.json"):
+    with pytest.raises(InputError, match=r"no manifest\.json"):
         Bundle.load(copy)
 
 
@@ -76,7 +76,7 @@ def test_phase_section_is_validated(copy):
     with pytest.raises(InputError, match="needs a voicing model"):
         Bundle.load(copy)
     _edit_phase(copy, {"method": "excitation", "voicing": {"weights": [1.0, 2.0], "bias": 0.0}})
-    with pytest.raises(InputError, match="malformed.*voicing weights"):
+    with pytest.raises(InputError, match=r"malformed.*voicing weights"):
         Bundle.load(copy)
     _edit_phase(copy, {"method": "hybrid"})
     with pytest.raises(InputError, match="'hybrid' needs a voicing model"):

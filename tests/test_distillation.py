@@ -2,16 +2,21 @@
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
 
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
 from edgevc.errors import InputError  # noqa: E402
-from edgevc.export.checkpoint_io import (ACOUSTIC_TEACHER, half_weights, read_teacher_record,  # noqa: E402
-                                         read_weights, save_model, weights_fingerprint)
-from edgevc.export.distillation import distil_students, stale_students  # noqa: E402
+from edgevc.export.checkpoint_io import (  # noqa: E402
+    ACOUSTIC_TEACHER,
+    half_weights,
+    read_teacher_record,
+    read_weights,
+    save_model,
+    weights_fingerprint,
+)
+from edgevc.export.distillation import stale_students  # noqa: E402
 from edgevc.export.models.acoustic import AcousticModel  # noqa: E402
 from edgevc.export.models.speaker_encoder import SpeakerEncoder  # noqa: E402
 from edgevc.export.models.vocoder import Vocoder  # noqa: E402
@@ -126,10 +131,9 @@ def test_no_distill_exports_the_student_as_it_is(checkpoints, tmp_path):
 
 def test_distillation_targets_blend_the_recording_and_the_teacher(tiny_data):
     from edgevc.export.distill_acoustic import distillation_terms
-    from edgevc.export.train_acoustic import (VarianceTargets, load_training_set, losses,
-                                              make_batch)
+    from edgevc.export.train_acoustic import VarianceTargets, load_training_set, losses, make_batch
 
-    cache, durs, ok, val = load_training_set(str(tiny_data[0]), str(tiny_data[1]), 0.0)
+    cache, durs, ok, _val = load_training_set(str(tiny_data[0]), str(tiny_data[1]), 0.0)
     targets = VarianceTargets(cache, durs, ok)
     batch = make_batch(cache, durs, np.array(ok), None, emb_noise=0.0, variance=targets)
     student, teacher = _student().eval(), _teacher().eval()

@@ -9,7 +9,6 @@ import wave
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import run_cli
 
 pytest.importorskip("torch")

@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from edgevc.audio.excitation import (LOOKAHEAD, ExcitationPhase, VoicingModel, cepstral_f0,
-                                     voicing_features)
+from edgevc.audio.excitation import (
+    LOOKAHEAD,
+    ExcitationPhase,
+    VoicingModel,
+    cepstral_f0,
+    voicing_features,
+)
 from edgevc.audio.features import stft
 from edgevc.audio.istft import StreamingISTFT
 from edgevc.audio.params import SYNTH_MEL

@@ -3,7 +3,6 @@
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
 
 torch = pytest.importorskip("torch")
@@ -81,9 +80,9 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     b = Bundle.load(out)
     assert b.models["acoustic_encoder"].precision == "int8"
     assert b.models["speaker_encoder"].precision == "int8"
-    for role, check in m["quantization"]["checks"].items():
+    for _role, check in m["quantization"]["checks"].items():
         assert set(check) >= {"metric", "value", "limit"}
-    for role, check in m["quantization"]["export_checks"].items():
+    for _role, check in m["quantization"]["export_checks"].items():
         assert check["max_abs_error_vs_pytorch"] < 1e-3
     assert m["checkpoints"]["acoustic"]["step"] == 5
     size_int8 = b.summary()["total_bytes"]
@@ -97,10 +96,10 @@ class _FakeJudges:
     """Judges that hear one more wrong word in every sentence of the chain judged first
     (the quantized one): a WER far past the +1 point limit."""
 
-    notes = {"asr": "fake"}
     secs = dnsmos = None
 
     def __init__(self):
+        self.notes = {"asr": "fake"}
         self.calls = 0
         self.asr = object()
 

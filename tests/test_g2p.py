@@ -193,7 +193,7 @@ def test_bundle_g2p_file_must_be_listed(shipped_g2p, tmp_path):
     m = json.loads((d / "manifest.json").read_text())
     del m["files"]["g2p.onnx"]
     (d / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(InputError, match="g2p.onnx is not listed"):
+    with pytest.raises(InputError, match=r"g2p\.onnx is not listed"):
         Bundle.load(d)
 
 

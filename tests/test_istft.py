@@ -23,7 +23,7 @@ def test_chunked_equals_whole(chunk):
     real, imag = spectra()
     s = StreamingISTFT(SYNTH_MEL)
     parts = [s.push(real[i:i + chunk], imag[i:i + chunk]) for i in range(0, len(real), chunk)]
-    got = np.concatenate(parts + [s.finish()])
+    got = np.concatenate([*parts, s.finish()])
     np.testing.assert_array_equal(got, whole(real, imag))
     assert len(got) == len(real) * SYNTH_MEL.hop_length
 

@@ -44,7 +44,7 @@ def test_read_recordings_names_the_bad_line_in_one_line(tmp_path, lines, files, 
 
 
 def test_read_recordings_without_metadata_says_so(tmp_path):
-    with pytest.raises(InputError, match="metadata.csv: unreadable"):
+    with pytest.raises(InputError, match=r"metadata\.csv: unreadable"):
         read_recordings(tmp_path)
 
 
@@ -104,7 +104,7 @@ def test_asr_model_folder_without_a_model_is_one_line(tmp_path):
     pytest.importorskip("faster_whisper")
     pytest.importorskip("whisper_normalizer")
     from edgevc.export.judges import WhisperASR
-    with pytest.raises(InputError, match="no model.bin"):
+    with pytest.raises(InputError, match=r"no model\.bin"):
         WhisperASR(tmp_path)
 
 

@@ -84,7 +84,7 @@ def test_load_profile_from_path(tmp_path):
 
 
 def test_unknown_name_lists_known_profiles():
-    with pytest.raises(InputError, match="unknown device profile 'toaster'.*raspberry-pi-4"):
+    with pytest.raises(InputError, match=r"unknown device profile 'toaster'.*raspberry-pi-4"):
         load_profile("toaster")
 
 

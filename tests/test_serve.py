@@ -20,16 +20,16 @@ import pytest
 pytest.importorskip("aiohttp", reason="serve tests need edgevc[serve]")
 pytest.importorskip("wyoming", reason="serve tests need edgevc[serve]")
 
-from wyoming.client import AsyncTcpClient  # noqa: E402
-from wyoming.event import Event  # noqa: E402
-from wyoming.info import Describe, Info  # noqa: E402
-from wyoming.tts import Synthesize, SynthesizeVoice  # noqa: E402
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeVoice
 
-from edgevc.serve.app import Server  # noqa: E402
-from edgevc.serve.config import load_config  # noqa: E402
-from edgevc.serve.output import AudioOutput  # noqa: E402
-from edgevc.serve.service import Service  # noqa: E402
-from edgevc.voice import SynthesisConfig, Voice  # noqa: E402
+from edgevc.serve.app import Server
+from edgevc.serve.config import load_config
+from edgevc.serve.output import AudioOutput
+from edgevc.serve.service import Service
+from edgevc.voice import SynthesisConfig, Voice
 
 SHORT = "Turn left at the next corner."
 LONG = " ".join(["This sentence keeps the speaker busy for a while, so it can be stopped."] * 8)
@@ -87,7 +87,7 @@ class Running:
             return e.code, e.headers, e.read()
 
     def json(self, method, path, body=None, **kw):
-        status, headers, data = self.request(method, path, body, **kw)
+        status, _headers, data = self.request(method, path, body, **kw)
         return status, json.loads(data)
 
     def wyoming(self, coro_fn, timeout=60):

@@ -137,10 +137,11 @@ def test_stop_silences_the_card_within_100ms(rig, server, how):
 
 
 def test_an_utterance_plays_to_its_last_sample(rig, server):
+    import numpy as np
+
     from edgevc.audio.io import float_to_pcm16
     from edgevc.voice import Voice
-    import numpy as np
-    p, addrs = server
+    _p, addrs = server
     rig.reset()
     _post(addrs["http"] + "/speak", {"text": SHORT})
     _wait_events(rig, lambda ev: ev and ev[-1][0] == "close")

@@ -114,7 +114,7 @@ def test_sigusr1_stops_the_current_speech(server):
 @pytest.mark.parametrize("server", [(("--device", "nosuchcard"),
                                      {"ALSA_CONFIG_PATH": "NOCARD"})], indirect=True)
 def test_play_without_a_sound_card_is_reported_in_health(server):
-    p, addrs = server
+    _p, addrs = server
     r = _get(addrs["http"] + "/speak", {"text": "Hello."})
     assert r.status == 202
     deadline = time.monotonic() + 20

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from speaker_emphasis import emphasised, training_mean  # noqa: E402
+from speaker_emphasis import emphasised, training_mean
 
-from edgevc.errors import InputError  # noqa: E402
+from edgevc.errors import InputError
 
 
 def _unit(v):

@@ -8,8 +8,12 @@ torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
 from edgevc.export.models.speaker_encoder import SpeakerEncoder  # noqa: E402
-from edgevc.export.speaker_teacher import (TEACHER_LEVEL_DBFS, WINDOW_SAMPLES, at_level,  # noqa: E402
-                                           window_starts)
+from edgevc.export.speaker_teacher import (  # noqa: E402
+    TEACHER_LEVEL_DBFS,
+    WINDOW_SAMPLES,
+    at_level,
+    window_starts,
+)
 
 SR = 16000
 

@@ -22,7 +22,7 @@ from edgevc.runtime import backends
 from edgevc.runtime.bundle import Bundle, TFLiteModel, default_bundle_dir, sha256_file
 
 pytest.importorskip("ai_edge_litert.interpreter")
-from edgevc.runtime.tflite_backend import TFLiteSession  # noqa: E402
+from edgevc.runtime.tflite_backend import TFLiteSession
 
 DATA = Path(__file__).parent / "data" / "tflite"
 TINY = DATA / "tiny.onnx"
@@ -260,7 +260,7 @@ def test_bundle_refuses_a_modified_tflite_file(tmp_path):
     root = _bundle_with_variants(default_bundle_dir(), tmp_path / "b", {"int8": DATA / "tiny.int8.tflite"})
     with open(root / "vocoder.int8.tflite", "ab") as f:
         f.write(b"\0")
-    with pytest.raises(InputError, match="vocoder.int8.tflite does not match its sha256"):
+    with pytest.raises(InputError, match=r"vocoder\.int8\.tflite does not match its sha256"):
         Bundle.load(root)
 
 

@@ -10,7 +10,6 @@ import numpy as np
 from edgevc.audio.features import analysis_window
 from edgevc.audio.params import MelParams
 
-
 BLOCK_FRAMES = 32
 
 

@@ -7,7 +7,7 @@ is at frame rate (62.5 frames/s), not sample rate.
 Speaker encoder: 40-band log-mel, 25 ms window, 10 ms hop, as in GE2E.
 """
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ because onnxruntime lists providers whose libraries may still fail to load.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 
 from edgevc.errors import InputError
@@ -20,7 +21,7 @@ def audio_outputs() -> tuple[list[dict], str | None]:
     """(outputs, reason). Each output: index, name, max_output_channels,
     default_sample_rate, is_default. When PyAudio is missing or fails: ([], reason)."""
     try:
-        import pyaudio
+        import pyaudio  # noqa: F401 - only whether it imports (PortAudio present)
     except ImportError:
         return [], PYAUDIO_MISSING
     from edgevc.audio.portaudio import start_portaudio

@@ -238,7 +238,7 @@ class _Table:
                 raise self.fail(key, f"has unknown entry '{s}' (known: {', '.join(choices)})")
         return tuple(v)
 
-    def table(self, key, required=True) -> "_Table":
+    def table(self, key, required=True) -> _Table:
         v = self.get(key, _NO_DEFAULT if required else {})
         if not isinstance(v, dict):
             raise self.fail(key, "must be a table", v)
@@ -259,7 +259,7 @@ MAX_FRAMES_PER_BUFFER = 65536  # the same range as `speak --frames-per-buffer`
 RING_BYTES_PER_SECOND = 16000 * 4  # float32 samples at the runtime's 16 kHz
 
 
-def _check_bounds(p: DeviceProfile, inf: "_Table", buf: "_Table", audio: "_Table") -> None:
+def _check_bounds(p: DeviceProfile, inf: _Table, buf: _Table, audio: _Table) -> None:
     for table, key, value, top in ((inf, "threads", p.threads, MAX_THREADS),
                                    (inf, "chunk_frames", p.chunk_frames, MAX_CHUNK_FRAMES),
                                    (inf, "max_chunk_frames", p.max_chunk_frames, MAX_CHUNK_FRAMES),

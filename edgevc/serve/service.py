@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgevc.audio.io import float_to_pcm16
 from edgevc.errors import InputError
@@ -33,7 +33,7 @@ class TooLarge(InputError):
 class SpeakRequest:
     text: str
     voice: str | None = None
-    config: SynthesisConfig = SynthesisConfig()
+    config: SynthesisConfig = field(default_factory=SynthesisConfig)
     play: bool = True
     priority: bool = False
     drop_queue: bool = False

@@ -109,7 +109,7 @@ class Lexicon:
                  else list(self._entries))
         with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             for word in sorted(words, key=lambda w: w.encode("utf-8")):
-                gz.write(f"{word} {' '.join(self.lookup(word))}\n".encode("utf-8"))
+                gz.write(f"{word} {' '.join(self.lookup(word))}\n".encode())
 
     @classmethod
     def from_cmudict(cls) -> "Lexicon":

@@ -184,7 +184,7 @@ def _restore_stem(stem: str) -> str:
 def _word(word: str) -> list[str]:
     has_vowel = lambda s: re.search("[aeiouy]", s) is not None  # noqa: E731
     if len(word) > 4 and word.endswith("ing") and has_vowel(word[:-3]):
-        return _word(_restore_stem(word[:-3])) + ["IH0", "NG"]
+        return [*_word(_restore_stem(word[:-3])), "IH0", "NG"]
     if len(word) > 4 and word.endswith("ed") and word[-3] != "e" and has_vowel(word[:-2]):
         stem = _word(_restore_stem(word[:-2]))
         last = stem[-1] if stem else ""
@@ -198,7 +198,7 @@ def _word(word: str) -> list[str]:
             return _word(_restore_stem(stem) if sfx == "ly" else stem) + phones
     if (len(word) > 3 and word.endswith("es") and re.search(r"(?:[sxz]|[cs]h)$", word[:-2])
             and has_vowel(word[:-2])):
-        return _word(word[:-2]) + ["IH0", "Z"]
+        return [*_word(word[:-2]), "IH0", "Z"]
     if (len(word) > 3 and word.endswith("s") and not re.search(r"(?:[sui]s|ous)$", word)
             and has_vowel(word[:-1])):
         stem = _word(word[:-1])

@@ -16,7 +16,7 @@ CONSONANTS = ["B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "N
               "R", "S", "SH", "T", "TH", "V", "W", "Y", "Z", "ZH"]
 
 PHONEMES = [v + s for v in VOWELS for s in "012"] + CONSONANTS
-SYMBOLS = [PAD, BOS, EOS] + PUNCTUATION + PHONEMES
+SYMBOLS = [PAD, BOS, EOS, *PUNCTUATION, *PHONEMES]
 SYMBOL_TO_ID = {s: i for i, s in enumerate(SYMBOLS)}
 
 
