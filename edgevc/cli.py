@@ -4,6 +4,8 @@ Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 other fa
 130 / 143 when stopped by Ctrl-C / SIGTERM.
 """
 
+import importlib
+import importlib.util
 import json
 import logging
 import signal
@@ -71,7 +73,44 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="edgevc: %(levelname)s: %(message)s")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that other parts of the distribution provide: looked up only when named (or
+# listed by --help), so the runtime imports none of them. `export` is the toolchain's; a
+# device install without it gets one line saying what to install.
+LAZY_COMMANDS = {"export": ("edgevc.export.cli", "export_cmd")}
+TOOLCHAIN_MISSING = "edgevc export needs the host toolchain: pip install 'edgevc[export]'"
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attr = LAZY_COMMANDS[name]
+            try:
+                found = importlib.util.find_spec(module)
+            except ModuleNotFoundError:  # the parent package (edgevc.export) is absent
+                found = None
+            if found is None:
+                return _missing_command(name)
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+def _missing_command(name: str) -> click.Command:
+    """A stand-in that takes any arguments and says what to install."""
+
+    def run(args):
+        raise EdgevcError(TOOLCHAIN_MISSING)
+
+    return click.Command(name, callback=run, help=f"(not installed) {TOOLCHAIN_MISSING}",
+                         add_help_option=False,
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True,
+                                           "allow_extra_args": True})
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgevc")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
@@ -265,83 +304,6 @@ def enroll(audio, out, bundle_dir, bundle_key, profile_name, as_json):
         click.echo(json.dumps({"speaker": out, **info}))
     else:
         click.echo(f"wrote {out} ({info['speech_seconds']:.1f} s of speech)", err=True)
-
-
-@cli.command("export")
-@click.option("--quantize", type=click.Choice(["int8", "fp16", "none"]), default="int8",
-              show_default=True, help="Precision of the exported graphs.")
-@click.option("--checkpoints", type=click.Path(file_okay=False, exists=True),
-              help="Folder with speaker_encoder.pt, acoustic.pt, vocoder.pt and "
-                   "default_speaker.npy (default: the shipped checkpoints).")
-@click.option("--calibration", type=click.Path(file_okay=False, exists=True),
-              help="Folder of speech recordings to calibrate int8 on (default: the "
-                   "chain's own speech of built-in sentences).")
-@click.option("--format", "fmt", type=click.Choice(["onnx", "tflite", "all"]), default="onnx",
-              show_default=True,
-              help="onnx: ONNX graphs only. tflite: also TFLite at the --quantize precision. "
-                   "all: also TFLite int8 and fp16. ONNX stays as the fallback; TFLite needs "
-                   "edgevc[tflite] and builds a converter venv on first use (minutes).")
-@click.option("--judge", type=click.IntRange(0, 24), default=24, show_default=True, metavar="N",
-              help="Speak N fixed sentences with the quantized and the fp32 chain and compare "
-                   "WER, speaker similarity and DNSMOS (needs edgevc[eval]; skipped and noted "
-                   "in the manifest without it). The export fails past the limits. 0: off.")
-@click.option("--tflite-env", type=click.Path(file_okay=False),
-              help="Converter venv to use or create (default: ~/.cache/edgevc/tflite-venv).")
-@click.option("--phase", type=click.Choice(["vocoder", "excitation", "hybrid"]), default="vocoder",
-              show_default=True,
-              help="The bundle's default phase (`edgevc speak --phase` overrides it). "
-                   "excitation and hybrid need voicing.json among the checkpoints; see the "
-                   "README for what each costs and buys.")
-@click.option("--distill-data", type=click.Path(dir_okay=False, exists=True), metavar="CACHE.npz",
-              help="Feature cache (python -m edgevc.export.prepare) to distil students from "
-                   "when one is missing or older than its teacher (acoustic.pt beside "
-                   "acoustic_teacher.pt; speaker_encoder.pt from the GE2E teacher). The new "
-                   "student is written into the checkpoints folder first.")
-@click.option("--durations", type=click.Path(dir_okay=False, exists=True), metavar="DURATIONS.npz",
-              help="Aligner durations for that cache (train_aligner --extract); needed to "
-                   "distil the acoustic model.")
-@click.option("--distill-steps", type=click.IntRange(1), metavar="N",
-              help="Training steps per student distilled (default: acoustic 1200 from "
-                   "its old weights, 4000 when missing; speaker encoder 2500; about 1 "
-                   "step/s on one CPU core).")
-@click.option("--distill/--no-distill", default=True, show_default=True,
-              help="--no-distill exports students older than their teachers as they are.")
-@click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
-@click.option("--force/--no-force", default=True, show_default=True,
-              help="Replace an existing edgevc bundle folder (atomically). A folder holding "
-                   "anything the bundle did not write is never replaced.")
-@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), metavar="KEY",
-              help="Sign the bundle with this private key from `edgevc keygen` (writes "
-                   "manifest.sig); runtimes given the public key refuse anything else.")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
-               durations, distill_steps, distill, out, force, sign_key, as_json):
-    """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
-
-    Distils students that are missing or older than their teachers (with --distill-data),
-    exports ONNX, quantizes with calibration, checks every graph against PyTorch and its
-    float version, and writes the bundle atomically: never half a bundle.
-
-    \b
-    Example:
-        edgevc export --quantize int8 -o bundle-int8
-        edgevc export --quantize int8 --format tflite -o bundle-pi
-        edgevc export --checkpoints ckpt --distill-data cache.npz \\
-            --durations durations.npz -o bundle-int8
-    """
-    try:
-        from edgevc.export.bundle_writer import build_bundle
-    except ImportError as e:
-        raise EdgevcError(f"export needs the host toolchain: pip install 'edgevc[export]' ({e})")
-    manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
-                            progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge,
-                            phase=phase, distill=distill, distill_data=distill_data,
-                            durations=durations, distill_steps=distill_steps, sign_key=sign_key)
-    if as_json:
-        click.echo(json.dumps(manifest, indent=2))
-    else:
-        total = sum(f["bytes"] for f in manifest["files"].values())
-        click.echo(f"wrote {out} ({total / 1e6:.2f} MB)", err=True)
 
 
 @cli.command()

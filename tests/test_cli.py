@@ -1,11 +1,13 @@
 """The CLI as a user meets it: subprocesses, exit codes, one-line errors, files."""
 
 import json
+import subprocess
+import sys
 import wave
 
+import click
 import numpy as np
 import pytest
-
 from conftest import run_cli
 
 
@@ -54,7 +56,8 @@ def test_phase_options_offer_exactly_the_bundle_phase_methods():
     from edgevc.runtime.bundle import PHASE_METHODS
 
     for command in ("speak", "export"):
-        opt = next(o for o in cli.commands[command].params if o.name == "phase")
+        cmd = cli.get_command(click.Context(cli), command)
+        opt = next(o for o in cmd.params if o.name == "phase")
         assert sorted(opt.type.choices) == sorted(PHASE_METHODS), command
 
 
@@ -166,3 +169,18 @@ def test_sigterm_stops_cleanly_with_143_and_no_half_file(tmp_path):
     assert proc.returncode == 143, err.decode()
     assert b"Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("hide, fragment", [
+    ("edgevc.export", "needs the host toolchain"),   # a device install: no toolchain at all
+    ("torch", "needs the host toolchain"),           # the toolchain without its [export] extra
+])
+def test_export_without_the_toolchain_is_one_line(tmp_path, hide, fragment):
+    code = (f"import sys; sys.modules[{hide!r}] = None\n"
+            "from edgevc.cli import main\n"
+            f"main(['export', '--judge', '0', '-o', {str(tmp_path / 'b')!r}])\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert res.returncode == 1
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "pip install 'edgevc[export]'" in lines[0]
+    assert not (tmp_path / "b").exists()
