@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from edgevc.export.train_g2p import load_words, scores, split
+from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
 from edgevc.text import G2P
 from edgevc.text.lts import letters_to_sounds
@@ -35,7 +36,7 @@ def main():
     ap.add_argument("--out", default=None, help="folder for g2p.json (default: print only)")
     a = ap.parse_args()
     bundle = Bundle.load(a.bundle)
-    g2p = G2P.from_bundle(bundle)
+    g2p = G2P.from_bundle(bundle, create_session)
     if g2p is None:
         sys.exit(f"bundle {a.bundle}: has no g2p model")
     words = load_words()

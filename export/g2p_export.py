@@ -154,10 +154,11 @@ def prune_lexicon(lexicon, g2p_file: Path, entry: dict):
     front end's possessive rule would answer before the G2P). Returns (lexicon, dropped)."""
     from tqdm import tqdm
 
+    from edgevc.runtime.backends import create_session
     from edgevc.text import Lexicon
     from edgevc.text.g2p import G2P
 
-    g2p = G2P.load(g2p_file, entry)
+    g2p = G2P.load(g2p_file, entry, create_session)
     kept, dropped = {}, 0
     words = sorted(lexicon._entries) if isinstance(lexicon._entries, dict) else lexicon._entries.words()
     for word in tqdm(words, desc="lexicon vs g2p", unit="word", disable=None, leave=False):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgevc.errors import InputError
+from edgevc.runtime.backends import create_session
 from edgevc.text import G2P, Lexicon, TextFrontEnd
 from edgevc.text.lts import letters_to_sounds
 from edgevc.text.symbols import PHONEMES
@@ -139,7 +140,7 @@ def shipped_g2p(tmp_path_factory):
 
 
 def test_runtime_g2p_gives_valid_symbols_for_made_up_words(shipped_g2p):
-    g2p = G2P.load(shipped_g2p, SPEC)
+    g2p = G2P.load(shipped_g2p, SPEC, create_session)
     assert g2p.session.provider == "CPUExecutionProvider"
     for word in MADE_UP:
         pron = g2p(word)
@@ -243,7 +244,7 @@ def test_export_g2p_quantizes_and_checks(tiny_model, tmp_path):
     # An untrained model may lose too much at int8 and stay float; either way it says so.
     assert entry["precision"] == ("fp32" if check.get("kept_float") else "int8")
     assert entry["precision"] == "int8" or check["value"] < check["limit"]
-    g2p = G2P.load(tmp_path / entry["file"], entry)
+    g2p = G2P.load(tmp_path / entry["file"], entry, create_session)
     pron = g2p("zorblax")
     assert pron is None or all(p in PHONEMES for p in pron)
     entry, check, _ = export_g2p(tiny_model, tmp_path, "none", words)
@@ -302,6 +303,6 @@ def test_pruned_lexicon_speaks_every_word_as_the_full_one(shipped_g2p):
     assert dropped >= 2 and len(pruned) == 5 - dropped
     assert "cat" not in pruned and "cat's" in pruned      # possessives stay
     assert "colonel" in pruned                            # the G2P cannot guess this one
-    g2p = G2P.load(shipped_g2p, SPEC)
+    g2p = G2P.load(shipped_g2p, SPEC, create_session)
     for word in ("cat", "ship", "colonel", "cat's", "edgevc"):
         assert word_phonemes(word, pruned, g2p) == word_phonemes(word, full, g2p), word

@@ -30,22 +30,22 @@ frame t + 2, itself a median over t + 3; so output lags input by LOOKAHEAD frame
 finish() flushes them. The same frames give the same output however they are chunked.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from edgevc.audio.features import analysis_window, mel_filterbank
 from edgevc.audio.params import MelParams
 
+# The model and the hybrid's settings live with the bundle's data; importers of this module
+# still find them here.
+from edgevc.audio.voicing import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
+
+__all__ = ["F0_MAX", "F0_MIN", "HYBRID_BAND_HZ", "HYBRID_MARGIN", "LOG_FLOOR", "LOOKAHEAD",
+           "LOW_BAND_HZ", "ExcitationPhase", "VoicingModel", "cepstral_f0", "voicing_features"]
+
 LOOKAHEAD = 3
 F0_MIN, F0_MAX = 65.0, 450.0
 LOW_BAND_HZ = 1000.0
 LOG_FLOOR = 1e-4
-HYBRID_BAND_HZ = 1000.0  # where the hybrid stops taking the excitation's phase
-# The hybrid calls a frame voiced only past this logit: the voicing model calls 15% of
-# unvoiced frames voiced, and such a frame loses its consonant to the pulse train. 1.5 kept
-# the vocoder phase's WER on 66 held-out sentences (0 lost 3.5 points; see the README).
-HYBRID_MARGIN = 1.5
 
 
 def cepstral_f0(mag: np.ndarray, params: MelParams) -> tuple[np.ndarray, np.ndarray]:
@@ -74,26 +74,6 @@ def voicing_features(mag: np.ndarray, peak: np.ndarray, params: MelParams,
     low_bins = int(LOW_BAND_HZ * params.n_fft / params.sample_rate)
     low = power[:, :low_bins].sum(1) / (power.sum(1) + 1e-12)
     return np.concatenate([logmel, peak[:, None], low[:, None]], axis=1)
-
-
-@dataclass(frozen=True)
-class VoicingModel:
-    """Logistic voiced/unvoiced decision over voicing_features: voiced where w.x + b > 0."""
-    weights: np.ndarray
-    bias: float
-
-    @classmethod
-    def from_dict(cls, d: dict, n_mels: int) -> "VoicingModel":
-        w = np.asarray(d["weights"], dtype=np.float64)
-        if w.shape != (n_mels + 2,) or not np.isfinite(w).all() or not np.isfinite(d["bias"]):
-            raise ValueError(f"voicing weights: expected {n_mels + 2} finite numbers, got shape {w.shape}")
-        return cls(w, float(d["bias"]))
-
-    def to_dict(self) -> dict:
-        return {"weights": [float(x) for x in self.weights], "bias": float(self.bias)}
-
-    def voiced(self, features: np.ndarray, margin: float = 0.0) -> np.ndarray:
-        return features @ self.weights + self.bias > margin
 
 
 class ExcitationPhase:

@@ -19,11 +19,11 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from edgevc.errors import EdgevcError, InputError
+from edgevc.inference import InferenceSession
 from edgevc.runtime.profiles import usable_threads
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,6 @@ BACKEND_PROVIDERS = {
 CPU = "CPUExecutionProvider"
 
 ModelSource = str | os.PathLike | bytes
-
-
-class InferenceSession(Protocol):
-    """What the synthesizer needs from any backend."""
-
-    provider: str
-    input_names: list[str]
-    output_names: list[str]
-
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
 def _model_name(model: ModelSource) -> str:

@@ -13,8 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 
-from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.audio.params import MelParams
+from edgevc.audio.voicing import HYBRID_BAND_HZ, HYBRID_MARGIN, VoicingModel
 from edgevc.errors import InputError
 from edgevc.runtime.bundle_keys import SIGNATURE, check_signature  # noqa: F401 (re-exported)
 
@@ -132,7 +132,7 @@ class Bundle:
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
 
     @classmethod
-    def load(cls, root: str | Path | None = None, verify: bool = True,
+    def load(cls, root: str | os.PathLike | None = None, verify: bool = True,
              public_key: bytes | None = None) -> "Bundle":
         """The bundle at `root` (default: the shipped one), every file checked against its
         sha256; with `public_key`, its manifest must carry that key's signature."""
@@ -185,12 +185,12 @@ class Bundle:
         for role in MODEL_ROLES:
             if role not in m["models"]:
                 raise InputError(f"{where}: no {role} model in {MANIFEST}")
-            e = m["models"][role]
-            tflite = tuple((v["precision"], listed(v["file"])) for v in e.get("variants", ())
+            spec = m["models"][role]
+            tflite = tuple((v["precision"], listed(v["file"])) for v in spec.get("variants", ())
                            if v.get("format") == "tflite")
-            models[role] = ModelEntry(role, listed(e["file"]), e["precision"],
-                                      int(e.get("receptive_radius", 0)),
-                                      tuple(e.get("inputs", ())), tuple(e.get("outputs", ())),
+            models[role] = ModelEntry(role, listed(spec["file"]), spec["precision"],
+                                      int(spec.get("receptive_radius", 0)),
+                                      tuple(spec.get("inputs", ())), tuple(spec.get("outputs", ())),
                                       tflite)
         g = m["models"].get("g2p")
         g2p = ModelEntry("g2p", listed(g["file"]), g["precision"], 0) if g else None

@@ -80,7 +80,7 @@ class Synthesizer:
                          for role, e in self.bundle.models.items()
                          if role != "speaker_encoder"}
         self.front = TextFrontEnd(Lexicon.load(self.bundle.lexicon_path),
-                                  G2P.from_bundle(self.bundle))
+                                  G2P.from_bundle(self.bundle, create_session))
         self.symbol_ids = {s: i for i, s in enumerate(self.bundle.phonemes)}
         self.default_speaker = load_speaker(self.bundle.default_speaker_path,
                                             self.bundle.embedding_dim)
@@ -173,9 +173,13 @@ class Synthesizer:
         mel_done = 0
         istft = StreamingISTFT(self.bundle.synth_mel)
         b, hybrid = self.bundle, phase == "hybrid"
-        excitation = (None if phase == "vocoder" else
-                      ExcitationPhase(b.synth_mel, b.voicing, band_hz=b.band_hz if hybrid else None,
-                                      margin=b.voiced_margin if hybrid else 0.0))
+        excitation = None
+        if phase != "vocoder":
+            if b.voicing is None:  # what check_phase refuses, for a phase handed in here
+                raise InputError(f"phase {phase!r}: bundle {b.root} has no voicing model")
+            excitation = ExcitationPhase(b.synth_mel, b.voicing,
+                                         band_hz=b.band_hz if hybrid else None,
+                                         margin=b.voiced_margin if hybrid else 0.0)
         for s, e in chunk_bounds(T, self.profile.chunk_frames, self.profile.max_chunk_frames):
             need = min(T, e + self.r_voc)
             if mel_done < need:  # decode up to what this vocoder chunk reads, and one chunk on

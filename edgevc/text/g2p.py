@@ -6,12 +6,15 @@ V); the pronunciation is the best class per frame with repeats merged and blanks
 bundle manifest, so the runtime holds no copy of the model's vocabulary.
 """
 
+from __future__ import annotations
+
 import logging
 import unicodedata
 
 import numpy as np
 
 from edgevc.errors import InputError
+from edgevc.inference import InferenceSession, SessionFactory
 from edgevc.text.symbols import PHONEMES
 
 log = logging.getLogger(__name__)
@@ -23,7 +26,7 @@ class G2P:
     outside its alphabet, or longer than it was built for): the caller falls back to the
     rule-based letter-to-sound."""
 
-    def __init__(self, session, spec: dict, where: str = "g2p"):
+    def __init__(self, session: InferenceSession, spec: dict, where: str = "g2p"):
         try:
             letters, symbols = str(spec["letters"]), [str(s) for s in spec["symbols"]]
             self.blank, self.upsample = int(spec["blank"]), int(spec["upsample"])
@@ -39,19 +42,20 @@ class G2P:
         self._cache: dict[str, tuple[str, ...] | None] = {}
 
     @classmethod
-    def load(cls, path, spec: dict, backends=("onnx-cpu",), threads: int = 1) -> "G2P":
+    def load(cls, path, spec: dict, make_session: SessionFactory, backends=("onnx-cpu",),
+             threads: int = 1) -> G2P:
+        """`make_session`: the runtime's edgevc.runtime.backends.create_session (the text
+        layer runs the graph but does not know how sessions are made)."""
         # A word is a few hundred kFLOP: one CPU thread beats any accelerator's launch and
         # copy cost, and leaves the profile's threads to the acoustic model and vocoder.
-        from edgevc.runtime.backends import create_session
-
-        return cls(create_session(str(path), backends, threads), spec, str(path))
+        return cls(make_session(str(path), backends, threads), spec, str(path))
 
     @classmethod
-    def from_bundle(cls, bundle) -> "G2P | None":
+    def from_bundle(cls, bundle, make_session: SessionFactory) -> G2P | None:
         """The bundle's G2P, or None when the bundle has none."""
         if getattr(bundle, "g2p", None) is None:
             return None
-        return cls.load(bundle.g2p.path, bundle.manifest["models"]["g2p"])
+        return cls.load(bundle.g2p.path, bundle.manifest["models"]["g2p"], make_session)
 
     def letter_ids(self, word: str) -> list[int] | None:
         folded = "".join(c for c in unicodedata.normalize("NFKD", word.lower())
