@@ -2,6 +2,7 @@
 filterbank, so what the runtime computes is what the models were trained on."""
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def stft(wav: np.ndarray, params: MelParams) -> np.ndarray:
     """Complex STFT, shape (frames, n_fft // 2 + 1); frames = len(wav) // hop + 1 (centred)."""
     wav = np.asarray(wav, dtype=np.float32)
     half = params.n_fft // 2
-    mode = "reflect" if len(wav) > half else "constant"
+    mode: Literal["reflect", "constant"] = "reflect" if len(wav) > half else "constant"
     padded = np.pad(wav, (half, half), mode=mode)
     n_frames = 1 + (len(padded) - params.n_fft) // params.hop_length
     idx = np.arange(params.n_fft)[None, :] + params.hop_length * np.arange(n_frames)[:, None]

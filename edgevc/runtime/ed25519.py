@@ -54,6 +54,8 @@ def _recover_x(y: int, sign: int) -> int | None:
 
 _GY = 4 * pow(5, _P - 2, _P) % _P
 _GX = _recover_x(_GY, 0)
+if _GX is None:  # cannot happen: the base point is on the curve
+    raise RuntimeError("ed25519: the base point's x does not exist")
 _G = (_GX, _GY, 1, _GX * _GY % _P)
 
 

@@ -33,15 +33,16 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgevc.errors import EdgevcError, InputError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser ships as tomli
+else:  # Python 3.10 (JetPack 6): the same parser ships as tomli
     try:
         import tomli as tomllib
     except ModuleNotFoundError:
@@ -184,7 +185,8 @@ class _Table:
     """Typed access to one TOML table that records which keys were read."""
 
     def __init__(self, data: dict, prefix: str, where: str):
-        self.data, self.prefix, self.where, self.used = data, prefix, where, set()
+        self.data, self.prefix, self.where = data, prefix, where
+        self.used: set[str] = set()
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from edgevc.errors import EdgevcError
+from edgevc.inference import InferenceSession
 
 log = logging.getLogger(__name__)
 PROVIDER = "tflite"
@@ -54,7 +55,7 @@ class TFLiteSession:
     def __init__(self, path: str | os.PathLike, threads: int,
                  input_names: Sequence[str] | None = None,
                  output_names: Sequence[str] | None = None,
-                 fallback: Callable[[], object] | None = None):
+                 fallback: Callable[[], InferenceSession] | None = None):
         Interpreter = load_interpreter_class()
         self._path = os.fspath(path)
         self._interp = Interpreter(model_path=self._path, num_threads=int(threads))
@@ -70,7 +71,8 @@ class TFLiteSession:
         self._in = {n: (ins[n]["index"], ins[n]["dtype"]) for n in self.input_names}
         self._out = [outs[n]["index"] for n in self.output_names]
         self._shapes: dict[str, tuple] = {}
-        self._fallback, self._ran, self._delegate = fallback, False, None
+        self._fallback, self._ran = fallback, False
+        self._delegate: InferenceSession | None = None
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self._delegate is not None:

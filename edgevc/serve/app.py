@@ -12,10 +12,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from edgevc.errors import EdgevcError
 from edgevc.serve.config import ServeConfig
 from edgevc.serve.service import Service
+
+if TYPE_CHECKING:  # the serve extra's aiohttp loads only when HTTP is served
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +40,9 @@ class Server:
 
     def __init__(self, service: Service):
         self.service = service
-        self.wyoming = None
-        self.runner = None
-        self.fifo_task = None
+        self.wyoming: asyncio.Server | None = None
+        self.runner: web.AppRunner | None = None
+        self.fifo_task: asyncio.Task[None] | None = None
         self.addresses: dict[str, str] = {}
 
     async def start(self) -> dict[str, str]:
@@ -50,8 +54,8 @@ class Server:
                 from edgevc.serve.wyoming import start_server
 
                 host, port = cfg.wyoming_address
-                self.wyoming = await start_server(self.service, host, port)
-                h, p = self.wyoming.sockets[0].getsockname()[:2]
+                self.wyoming = wyoming = await start_server(self.service, host, port)
+                h, p = wyoming.sockets[0].getsockname()[:2]
                 self.addresses["wyoming"] = f"tcp://{_host(h)}:{p}"
             if cfg.http_address:
                 from aiohttp import web
@@ -60,10 +64,10 @@ class Server:
 
                 host, port = cfg.http_address
                 app = make_app(self.service, cfg.bearer_token())
-                self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-                await self.runner.setup()
-                await web.TCPSite(self.runner, host, port).start()
-                h, p = self.runner.addresses[0][:2]
+                self.runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                await runner.setup()
+                await web.TCPSite(runner, host, port).start()
+                h, p = runner.addresses[0][:2]
                 self.addresses["http"] = f"http://{_host(h)}:{p}"
             if cfg.fifo:
                 from edgevc.serve.fifo import open_fifo, read_fifo

@@ -35,7 +35,7 @@ def split_lines(buf: bytearray, data: bytes, limit: int, state: dict) -> list[by
     """Append `data` to `buf` and take out the complete lines. A line longer than `limit`
     is dropped whole (its start now, the rest up to its newline as it comes)."""
     buf += data
-    lines = []
+    lines: list[bytes] = []
     while True:
         i = buf.find(b"\n")
         if i < 0:
@@ -61,7 +61,8 @@ async def read_fifo(service: Service, fd: int) -> None:
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
                                                 os.fdopen(fd, "rb", buffering=0))
-    buf, state = bytearray(), {}
+    buf = bytearray()
+    state: dict[str, bool] = {}
     try:
         while True:
             data = await reader.read(4096)

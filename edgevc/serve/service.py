@@ -150,8 +150,10 @@ class Service:
                 raise
             sink.close(ok=not job.stop.is_set())  # a stop drops what the card still holds
             return
+        channel = job.channel
+        assert channel is not None  # a job that does not play has a channel (Job.plays)
         for chunk in self.voice.stream(job.text, job.speaker, job.config):
-            if job.stop.is_set() or not job.channel.put(float_to_pcm16(chunk), job.stop):
+            if job.stop.is_set() or not channel.put(float_to_pcm16(chunk), job.stop):
                 job.stop.set()
                 return
 

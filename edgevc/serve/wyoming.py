@@ -187,7 +187,7 @@ class Connection:
             self.jobs.remove(job)
 
 
-async def start_server(service: Service, host: str, port: int) -> asyncio.AbstractServer:
+async def start_server(service: Service, host: str, port: int) -> asyncio.Server:
     async def on_connect(reader, writer):
         await Connection(service, reader, writer).run()
 

@@ -109,7 +109,9 @@ class Lexicon:
                  else list(self._entries))
         with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
             for word in sorted(words, key=lambda w: w.encode("utf-8")):
-                gz.write(f"{word} {' '.join(self.lookup(word))}\n".encode())
+                pron = self.lookup(word)
+                assert pron is not None  # every word the lexicon lists has one
+                gz.write(f"{word} {' '.join(pron)}\n".encode())
 
     @classmethod
     def from_cmudict(cls) -> "Lexicon":

@@ -9,6 +9,7 @@ One primary stress per stem; all other vowels get stress 0. Output uses only
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 _LETTER_NAMES = {
     "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY",
@@ -41,7 +42,7 @@ def _final_i(word: str, i: int) -> str:
 
 
 # (pattern, phonemes) in priority order; patterns see the word as "#word#".
-_RULES = [
+_RULES: list[tuple[str, str | Callable[[str, int], str]]] = [
     # silent letters and word-initial clusters
     (r"(?<=#)kn", "N"), (r"(?<=#)gn", "N"), (r"(?<=#)wr", "R"), (r"(?<=#)ps", "S"),
     (r"(?<=#)pt", "T"), (r"(?<=#)mn", "N"), (r"(?<=#)rh", "R"), (r"(?<=#)x", "Z"),
@@ -193,9 +194,9 @@ def _word(word: str) -> list[str]:
     for sfx, phones in (("ness", ["N", "AH0", "S"]), ("ment", ["M", "AH0", "N", "T"]),
                         ("less", ["L", "AH0", "S"]), ("ful", ["F", "AH0", "L"]),
                         ("ly", ["L", "IY0"])):
-        stem = word[:-len(sfx)]
-        if word.endswith(sfx) and len(stem) >= 3 and has_vowel(stem):
-            return _word(_restore_stem(stem) if sfx == "ly" else stem) + phones
+        base = word[:-len(sfx)]
+        if word.endswith(sfx) and len(base) >= 3 and has_vowel(base):
+            return _word(_restore_stem(base) if sfx == "ly" else base) + phones
     if (len(word) > 3 and word.endswith("es") and re.search(r"(?:[sxz]|[cs]h)$", word[:-2])
             and has_vowel(word[:-2])):
         return [*_word(word[:-2]), "IH0", "Z"]

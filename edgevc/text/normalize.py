@@ -617,10 +617,10 @@ def _maybe_year(m: re.Match) -> str:
     if not 1000 <= n <= 2099:
         return _words(_integer(s))
     before, after = _before(m), _after(m)
-    prev = re.search(r"([A-Za-z]+)\.?\s+$", before)
-    prev = prev.group(1).lower() if prev else ""
-    nxt = re.match(r"\s+([A-Za-z]+)", after)
-    nxt = nxt.group(1) if nxt else ""
+    m_prev = re.search(r"([A-Za-z]+)\.?\s+$", before)
+    prev = m_prev.group(1).lower() if m_prev else ""
+    m_next = re.match(r"\s+([A-Za-z]+)", after)
+    nxt = m_next.group(1) if m_next else ""
     if prev in _YEAR_CUES or nxt.upper() in ("AD", "BC", "BCE", "CE"):
         return _words(year(n))
     if n < 1100:

@@ -43,8 +43,8 @@ def word_phonemes(word: str, lexicon: Lexicon, g2p: G2P | None = None) -> tuple[
     pron = lexicon.lookup(word)
     if pron is not None:
         return pron
-    if word.endswith("'s") and lexicon.lookup(word[:-2]) is not None:
-        base = lexicon.lookup(word[:-2])
+    base = lexicon.lookup(word[:-2]) if word.endswith("'s") else None
+    if base is not None:
         return base + (("IH0", "Z") if base[-1] in ("S", "Z", "SH", "ZH", "CH", "JH") else
                        ("S",) if base[-1] in ("P", "T", "K", "F", "TH") else ("Z",))
     pron = g2p(word) if g2p is not None else None
