@@ -88,7 +88,7 @@ def test_heldout_matches_speakers_and_every_take_of_a_sentence(tmp_path):
     assert not h.holds("kathleen", "It was my report from the north")
     assert not h.holds("212", None)
     f.write_text("speakers 211\n")
-    with pytest.raises(ValueError, match="heldout.txt:1"):
+    with pytest.raises(ValueError, match=r"heldout\.txt:1"):
         HeldOut.load(f)
 
 
