@@ -80,6 +80,16 @@ def test_enroll_then_speak_with_the_speaker(tmp_path, speech_like):
     res = run_cli("speak", "Your order number is 4127.", "--speaker", me, "--out", out)
     assert res.returncode == 0, res.stderr.decode()
     assert len(read_wav(out)) > 8000
+    # the sidecar names the encoder; a speaker file from another encoder is refused
+    from edgevc.runtime.bundle import Bundle
+
+    sidecar = me.with_suffix(".json")
+    info = json.loads(sidecar.read_text())
+    assert info["encoder_sha256"] == Bundle.load().speaker_encoder_sha256
+    sidecar.write_text(json.dumps({**info, "encoder_sha256": "0" * 64}))
+    res = run_cli("speak", "Hello.", "--speaker", me, "--out", tmp_path / "other.wav")
+    assert_one_line_error(res, "made by another speaker encoder")
+    assert not (tmp_path / "other.wav").exists()
 
 
 def test_info_and_devices_json():

@@ -47,3 +47,42 @@ def test_save_refuses_wrong_suffix_and_keeps_old_file(tmp_path):
     with pytest.raises(InputError):
         save_speaker(tmp_path / "missing" / "me.npy", unit())
     np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256), unit(seed=1))
+
+
+OURS, OTHER = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize("sidecar", [
+    None,                                              # a hand-made vector: taken as it is
+    {"sources": ["a.wav"]},                            # a sidecar that names no encoder
+    {"encoder_sha256": OURS},                          # this bundle's encoder
+    "not json {",                                      # someone else's me.json
+    ["encoder_sha256", OTHER],                         # JSON, but not an object
+])
+def test_speaker_files_this_encoder_can_use_are_loaded(tmp_path, sidecar):
+    v = unit()
+    save_speaker(tmp_path / "me.npy", v)
+    if sidecar is not None:
+        text = sidecar if isinstance(sidecar, str) else json.dumps(sidecar)
+        (tmp_path / "me.json").write_text(text)
+    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS), v)
+
+
+def test_a_speaker_file_from_another_encoder_is_refused_in_one_line(tmp_path):
+    save_speaker(tmp_path / "me.npy", unit(), {"encoder_sha256": OTHER})
+    with pytest.raises(InputError) as e:
+        load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS)
+    msg = str(e.value)
+    assert "another speaker encoder" in msg and "enroll" in msg and str(tmp_path / "me.npy") in msg
+    assert OTHER[:12] in msg and OURS[:12] in msg and "\n" not in msg
+    # without a bundle's hash to compare to (the bare reader), the vector itself is fine
+    assert load_speaker(tmp_path / "me.npy", 256).shape == (256,)
+
+
+def test_a_sidecar_that_is_not_a_small_file_is_not_read(tmp_path):
+    save_speaker(tmp_path / "me.npy", unit())
+    (tmp_path / "me.json").mkdir()
+    assert load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS).shape == (256,)
+    save_speaker(tmp_path / "big.npy", unit())
+    (tmp_path / "big.json").write_text(json.dumps({"encoder_sha256": OTHER, "pad": "x" * 70000}))
+    assert load_speaker(tmp_path / "big.npy", 256, encoder_sha256=OURS).shape == (256,)

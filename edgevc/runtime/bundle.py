@@ -221,6 +221,13 @@ class Bundle:
     def sample_rate(self) -> int:
         return self.synth_mel.sample_rate
 
+    @property
+    def speaker_encoder_sha256(self) -> str | None:
+        """The speaker encoder's file hash: what `edgevc enroll` records in a speaker file's
+        sidecar, and what a speaker file from another encoder is told apart by."""
+        entry = self.manifest["files"].get(self.models["speaker_encoder"].path.name, {})
+        return entry.get("sha256")
+
     def summary(self) -> dict:
         m = self.manifest
         return {

@@ -67,7 +67,6 @@ class Enroller:
         e = np.concatenate(embs).mean(axis=0)
         e = (e / np.linalg.norm(e)).astype(np.float32)
         info = {"sources": [str(p) for p in paths], "speech_seconds": round(seconds, 2),
-                "encoder_sha256": self.bundle.manifest["files"][
-                    self.bundle.models["speaker_encoder"].path.name]["sha256"],
+                "encoder_sha256": self.bundle.speaker_encoder_sha256,
                 "edgevc_version": self.bundle.manifest.get("edgevc_version")}
         return e, info

@@ -1,6 +1,14 @@
-"""Speaker files: np.save of a finite, unit-length float32 vector, never unpickled."""
+"""Speaker files: np.save of a finite, unit-length float32 vector, never unpickled.
+
+`edgevc enroll` writes a JSON sidecar beside it (me.npy -> me.json) that records, among
+other things, which speaker encoder made the vector (`encoder_sha256`, the encoder file's
+hash in the bundle manifest). A vector from another encoder lies in another space: the
+acoustic model would speak in some voice, not this one, so such a file is refused. A
+speaker file without a sidecar, or with one that records no encoder, is taken as it is.
+"""
 
 import json
+import logging
 import os
 import stat
 import zipfile
@@ -11,16 +19,46 @@ import numpy as np
 from edgevc.audio.io import _new_file_mode, temp_path_for, write_error
 from edgevc.errors import InputError
 
+log = logging.getLogger(__name__)
+SIDECAR_MAX_BYTES = 65536  # enroll writes a few hundred bytes
 
-def load_speaker(path: str | Path, dim: int) -> np.ndarray:
+
+def load_speaker(path: str | Path, dim: int, encoder_sha256: str | None = None) -> np.ndarray:
+    """The vector at `path`. With `encoder_sha256` (the bundle's speaker encoder), a file
+    whose sidecar names another encoder is refused."""
     where = f"speaker file {path}"
     arr = _read_vector(Path(path), dim, where)
+    theirs = sidecar_encoder(Path(path))
+    if encoder_sha256 and theirs and theirs != encoder_sha256:
+        raise InputError(f"{where}: made by another speaker encoder ({Path(path).with_suffix('.json').name} "
+                         f"names sha256 {theirs[:12]}..., this bundle's is {encoder_sha256[:12]}...); "
+                         "enroll the recordings again with this bundle")
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{where}: contains NaN or infinite values")
     norm = float(np.linalg.norm(arr))
     if abs(norm - 1.0) > 1e-3:
         raise InputError(f"{where}: not unit length (norm {norm:.4f}); was it made by `edgevc enroll`?")
     return arr.astype(np.float32)
+
+
+def sidecar_encoder(path: Path) -> str | None:
+    """The `encoder_sha256` that the speaker file's sidecar records, or None: no sidecar,
+    or one that is not a small regular file holding a JSON object with that string."""
+    side = path.with_suffix(".json")
+    try:
+        st = os.stat(side)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_MAX_BYTES:
+            log.debug("%s: not a sidecar (not a small regular file); ignored", side)
+            return None
+        with open(side, "rb") as f:
+            info = json.loads(f.read(SIDECAR_MAX_BYTES + 1))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:  # unreadable, not JSON: not ours to judge
+        log.debug("%s: not a sidecar (%s); ignored", side, _first_line(e))
+        return None
+    sha = info.get("encoder_sha256") if isinstance(info, dict) else None
+    return sha if isinstance(sha, str) and sha else None
 
 
 def check_speaker(speaker, dim: int) -> np.ndarray:
