@@ -170,6 +170,9 @@ frames_per_buffer = 1024
     (1, "1e12", 150, "'buffer.ring_seconds' must be at most 600"),
     (1, "300", 10, "needs 18 MB of buffer, more than memory.budget_mb (10)"),
     (100000, "2.0", 150, "'inference.threads' must be at most 1024"),
+    # the models the synthesizer loads count too (checked when the bundle loads)
+    (1, "0.5", 2, "models ("),
+    (1, "0.5", 2, "more than memory.budget_mb (2)"),
 ])
 def test_profile_values_are_bounded(tmp_path, threads, ring, budget, fragment):
     prof = tmp_path / "p.toml"

@@ -18,7 +18,7 @@ in the package `edgevc.firmware_configs` (the repo's firmware_configs/ folder):
     [buffer]
     ring_seconds = 2.0                           # > 0
     [memory]
-    budget_mb = 150                              # >= 1
+    budget_mb = 150                              # >= 1: models loaded + ring buffer, in MB
     [audio]
     frames_per_buffer = 2048                     # >= 1
     device = ""                                  # output device name substring; "" = default
@@ -274,6 +274,21 @@ def _check_bounds(p: DeviceProfile, inf: _Table, buf: _Table, audio: _Table) -> 
     if ring_mb > p.memory_budget_mb:
         raise buf.fail("ring_seconds", f"needs {ring_mb:.0f} MB of buffer, more than "
                        f"memory.budget_mb ({p.memory_budget_mb})", p.ring_seconds)
+
+
+def check_memory_budget(p: DeviceProfile, model_bytes: int, models: str) -> None:
+    """memory.budget_mb against what the runtime holds as long as it runs: the graphs it
+    loaded (`model_bytes`, their files' size: a session holds at least its weights) and the
+    ring buffer. InputError, naming each part, when they do not fit. The interpreter and the
+    libraries are outside the budget; per-chunk arrays are small beside these."""
+    ring = p.ring_seconds * RING_BYTES_PER_SECOND
+    need_mb = (model_bytes + ring) / 2**20
+    if need_mb > p.memory_budget_mb:
+        raise InputError(
+            f"profile {p.source}: {models} ({model_bytes / 2**20:.1f} MB) and the ring buffer "
+            f"({ring / 2**20:.1f} MB) need {need_mb:.1f} MB, more than memory.budget_mb "
+            f"({p.memory_budget_mb}); raise the budget, shorten buffer.ring_seconds or use "
+            "a smaller (int8) bundle")
 
 
 def usable_threads(threads: int) -> int:

@@ -20,7 +20,7 @@ from edgevc.audio.istft import StreamingISTFT
 from edgevc.errors import InputError
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import PHASE_METHODS, Bundle
-from edgevc.runtime.profiles import DeviceProfile, detect_profile
+from edgevc.runtime.profiles import DeviceProfile, check_memory_budget, detect_profile
 from edgevc.runtime.speaker import check_speaker, load_speaker
 from edgevc.text import G2P, Lexicon, Sentence, TextFrontEnd
 
@@ -74,6 +74,10 @@ class Synthesizer:
         self.phase = self.check_phase(phase or self.bundle.phase)
         self.profile = profile or detect_profile()
         p = self.profile
+        loaded = [e for role, e in self.bundle.models.items() if role != "speaker_encoder"]
+        check_memory_budget(p, sum(e.path.stat().st_size for e in loaded)
+                            + (self.bundle.g2p.path.stat().st_size if self.bundle.g2p else 0),
+                            f"bundle {self.bundle.root}'s models")
         fp16 = p.precision == "fp16"
         self.sessions = {role: create_session(str(e.path), p.backends, p.threads, fp16=fp16,
                                               tflite=e.tflite_model(p.precision))
