@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,239 @@ def _read_calibration_audio(folder: Path | None):
     return [log_mel(load_audio(p), SPEAKER_MEL) for p in files[:64]]
 
 
+class _Progress:
+    """The export's stages on a progress bar (on a terminal; none when stderr is a pipe or
+    a log file, or with progress=False) and in the log."""
+
+    def __init__(self, total: int, progress: bool):
+        self.bar = tqdm(total=total, desc="export", unit="stage",
+                        disable=None if progress else True)
+
+    def start(self, name: str) -> None:
+        self.bar.set_postfix_str(name)
+        log.info("export: %s", name)
+
+    def done(self) -> None:
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@dataclass
+class _Inputs:
+    """What the export reads from the checkpoints folder and the calibration folder."""
+    models: dict
+    ckpt_info: dict
+    g2p: tuple | None           # (model, info) from load_g2p, or None
+    default_spk: np.ndarray
+    phase_section: dict
+    cal_audio: list
+
+
+@dataclass
+class _FloatChain:
+    """The float ONNX graphs, their sessions, and the feeds the checks and the int8
+    calibration run them on."""
+    graphs: dict                # role -> manifest entry (file, inputs, outputs, ...)
+    sessions: dict
+    feeds: dict
+    lexicon: Lexicon
+    export_check: dict          # role -> max error against PyTorch (then g2p, lexicon)
+
+
+def _check_options(quantize: str, phase: str, fmt: str) -> list[str]:
+    """Refuse bad options before any work; the TFLite precisions `fmt` asks for."""
+    if quantize not in ("int8", "fp16", "none"):
+        raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
+    if phase not in PHASE_METHODS:
+        raise InputError(f"--phase {phase}: must be one of {', '.join(PHASE_METHODS)}")
+    from edgevc.export import tflite_export
+    if fmt not in tflite_export.FORMATS:
+        raise InputError(f"--format {fmt}: must be one of {', '.join(tflite_export.FORMATS)}")
+    tflite_precisions = tflite_export.wanted_precisions(fmt, quantize)
+    if tflite_precisions:
+        tflite_export.require_interpreter()
+    return tflite_precisions
+
+
+def _distil_stale_students(ckpt_dir: Path, distill: bool, distill_data, durations,
+                           distill_steps: int | None) -> None:
+    """Students missing or older than their teachers, distilled into `ckpt_dir` (or, with
+    distill False, exported as they are with a warning)."""
+    stale = stale_students(ckpt_dir) if ckpt_dir.is_dir() else {}
+    if not distill:
+        for name, why in stale.items():
+            log.warning("exporting %s.pt as it is (--no-distill): %s", name, why)
+        stale = {}
+    if stale:
+        # errors about missing data come before any work
+        distil_students(ckpt_dir, stale, distill_data, durations,
+                        {k: distill_steps for k in stale} if distill_steps else None)
+
+
+def _load_inputs(ckpt_dir: Path, phase: str, calibration) -> _Inputs:
+    models, ckpt_info = {}, {}
+    for name in MODELS:
+        models[name], ckpt_info[name] = load_model(ckpt_dir, name)
+    g2p = load_g2p(ckpt_dir)  # optional: without one the runtime reads unknown words by rules
+    if g2p:
+        ckpt_info["g2p"] = g2p[1]
+    default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
+    phase_section = load_phase(ckpt_dir, phase)
+    cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
+    return _Inputs(models, ckpt_info, g2p, default_spk, phase_section, cal_audio)
+
+
+def _check_float_chain(inputs: _Inputs, graphs: dict, fp32_dir: Path) -> _FloatChain:
+    """Calibration feeds from the float chain, and each float graph checked against
+    PyTorch on the first of them."""
+    sessions = {r: _Onnx(fp32_dir / g["file"]) for r, g in graphs.items()}
+    rng = np.random.default_rng(0)
+    speakers = [inputs.default_spk] + [v / np.linalg.norm(v) for v in rng.normal(size=(3, EMBEDDING_DIM))]
+    lexicon = Lexicon.from_cmudict()  # built once: calibration text and the bundle's copy
+    feeds = _calibration_feeds(TextFrontEnd(lexicon), sessions, speakers, inputs.cal_audio)
+    export_check = {}
+    for role, role_feeds in feeds.items():
+        ref = [torch_reference(inputs.models, role, f) for f in role_feeds[:6]]
+        got = [sessions[role](f) for f in role_feeds[:6]]
+        err = max(float(np.abs(a - b).max()) for r, g in zip(ref, got) for a, b in zip(r, g))
+        export_check[role] = {"max_abs_error_vs_pytorch": err}
+        if err > 1e-2:
+            raise EdgevcError(f"export check failed: {role} ONNX differs from PyTorch by {err:.3g}")
+    return _FloatChain(graphs, sessions, feeds, lexicon, export_check)
+
+
+def _quantize_graphs(chain: _FloatChain, quantize: str, fp32_dir: Path, tmp: Path) -> dict:
+    """Each graph into `tmp` at `quantize`, checked against its float version; a vocoder
+    past its limit stays float, any other graph fails the export. Returns the checks."""
+    quant = {}
+    for role, g in chain.graphs.items():
+        src, dst = fp32_dir / g["file"], tmp / g["file"]
+        precision = "fp32"
+        if quantize == "int8":
+            from edgevc.quantize.int8 import quantize_int8
+            keep = float_nodes(role, src)
+            quantize_int8(src, dst, chain.feeds[role], exclude_nodes=keep)
+            precision = "int8"
+        elif quantize == "fp16":
+            from edgevc.quantize.int8 import convert_fp16
+            convert_fp16(src, dst)
+            precision = "fp16"
+        else:
+            shutil.copyfile(src, dst)
+        if precision != "fp32":
+            q = _Onnx(dst)
+            ref = [chain.sessions[role](f) for f in chain.feeds[role]]
+            got = [q(f) for f in chain.feeds[role]]
+            value = _compare(role, ref, got)
+            metric, limit = LIMITS[role]
+            entry = {"metric": metric, "value": round(value, 5), "limit": limit}
+            if precision == "int8":
+                entry["float_nodes"] = keep
+            if _exceeds(role, value):
+                if role != "vocoder":
+                    raise EdgevcError(f"quantization check failed: {role} {metric} {value:.4f} "
+                                      f"is past its limit {limit}")
+                log.warning("%s loses too much at %s (%s %.3f > %s); keeping float32",
+                            role, precision, metric, value, limit)
+                shutil.copyfile(src, dst)
+                precision, entry["kept_float"] = "fp32", True
+            quant[role] = entry
+        g["precision"] = precision
+        g["bytes_fp32"] = src.stat().st_size
+    return quant
+
+
+def _build_tflite(chain: _FloatChain, fp32_dir: Path, tmp: Path, precisions: list[str],
+                  tflite_env) -> dict:
+    from edgevc.export import tflite_export
+    reference = {r: [chain.sessions[r](f) for f in chain.feeds[r]] for r in chain.graphs}
+    return tflite_export.build_tflite(fp32_dir, tmp, chain.graphs, chain.feeds, reference,
+                                      precisions, _judge, tflite_env)
+
+
+def _add_g2p(inputs: _Inputs, chain: _FloatChain, quant: dict, tmp: Path, quantize: str) -> None:
+    """The G2P graph into `tmp`, beside the others, with its checks."""
+    if not inputs.g2p:
+        return
+    chain.graphs["g2p"], check, chain.export_check["g2p"] = export_g2p(inputs.g2p[0], tmp, quantize)
+    if check:
+        quant["g2p"] = check
+
+
+def _write_lexicon_and_speaker(inputs: _Inputs, chain: _FloatChain, tmp: Path) -> None:
+    lexicon = chain.lexicon
+    if inputs.g2p:  # words the G2P graph already says right need no lexicon entry
+        from edgevc.export.g2p_export import prune_lexicon
+        n_all = len(lexicon)
+        lexicon, dropped = prune_lexicon(lexicon, tmp / chain.graphs["g2p"]["file"], chain.graphs["g2p"])
+        chain.export_check["lexicon"] = {"entries": len(lexicon), "dropped_as_g2p_reproduces_them": dropped,
+                                         "cmudict_entries": n_all}
+        log.info("lexicon: %d of %d entries kept; the G2P reproduces the rest", len(lexicon), n_all)
+    lexicon.save(tmp / "lexicon.txt.gz")
+    with open(tmp / "default_speaker.npy", "wb") as f:
+        np.save(f, inputs.default_spk, allow_pickle=False)
+
+
+def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: str, quant: dict,
+                    tflite_checks: dict) -> dict:
+    """manifest.json over every file now in `tmp`; returns it."""
+    files = sorted(p.name for p in tmp.iterdir())
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "edgevc_version": edgevc.__version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "audio": SYNTH_MEL.to_dict(),
+        "speaker_features": {**SPEAKER_MEL.to_dict(), "window_frames": SPEAKER_WINDOW_FRAMES,
+                             "window_hop": SPEAKER_WINDOW_HOP},
+        "embedding_dim": EMBEDDING_DIM,
+        "phonemes": SYMBOLS,
+        "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in chain.graphs.items()},
+        "lexicon": "lexicon.txt.gz",
+        "default_speaker": "default_speaker.npy",
+        "phase": inputs.phase_section,
+        "quantization": {"mode": quantize, "checks": quant, "export_checks": chain.export_check,
+                         **({"tflite_checks": tflite_checks} if tflite_checks else {})},
+        "checkpoints": inputs.ckpt_info,
+        "training_data": TRAINING_DATA,
+        "files": {n: {"sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
+                  for n in files},
+    }
+    _save_manifest(tmp, manifest)
+    return manifest
+
+
+def _save_manifest(tmp: Path, manifest: dict) -> None:
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _verify_with_runtime(tmp: Path, tflite_precisions: list[str]) -> None:
+    """The new bundle loads in the runtime and speaks (on TFLite too, when it has TFLite)."""
+    from edgevc.runtime.profiles import load_profile
+    from edgevc.runtime.synthesizer import Synthesizer
+    synth = Synthesizer(Bundle.load(tmp), load_profile("generic-x86"))
+    audio = synth.synthesize("This bundle works.")
+    if not np.isfinite(audio).all() or np.abs(audio).max() < 1e-3:
+        raise EdgevcError("export check failed: the new bundle speaks silence or NaN")
+    if tflite_precisions:
+        import dataclasses
+        tfl = Synthesizer(Bundle.load(tmp), dataclasses.replace(
+            load_profile("generic-x86"), backends=("tflite",), threads=1))
+        tfl_audio = tfl.synthesize("This bundle works.")
+        not_tflite = [r for r, s in tfl.sessions.items() if s.provider != "tflite"]
+        if not_tflite or not np.isfinite(tfl_audio).all() or np.abs(tfl_audio).max() < 1e-3:
+            raise EdgevcError(f"export check failed: the TFLite graphs do not speak "
+                              f"(not on tflite: {not_tflite or 'none'})")
+
+
+def _publish(tmp: Path, out: Path, force: bool, seed: bytes | None) -> None:
+    if seed is not None:  # last: the signature covers the manifest as published
+        sign_bundle(tmp, MANIFEST, seed)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
+    replace_folder(tmp, out, force)
+
+
 def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Path | None = None,
                  calibration: str | Path | None = None, force: bool = True,
                  progress: bool = True, fmt: str = "onnx",
@@ -204,190 +438,60 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     Students missing or older than their teachers are first distilled from the feature cache
     `distill_data` into the checkpoints folder (export/distillation.py); without it that is
     an error, unless `distill` is False, which exports them as they are."""
-    if quantize not in ("int8", "fp16", "none"):
-        raise InputError(f"--quantize {quantize}: must be int8, fp16 or none")
-    if phase not in PHASE_METHODS:
-        raise InputError(f"--phase {phase}: must be one of {', '.join(PHASE_METHODS)}")
-    from edgevc.export import tflite_export
-    if fmt not in tflite_export.FORMATS:
-        raise InputError(f"--format {fmt}: must be one of {', '.join(tflite_export.FORMATS)}")
-    tflite_precisions = tflite_export.wanted_precisions(fmt, quantize)
-    if tflite_precisions:
-        tflite_export.require_interpreter()
+    tflite_precisions = _check_options(quantize, phase, fmt)
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     check_destination(out, force)  # before any work: a user's folder is never replaced
     seed = read_private_key(sign_key) if sign_key else None  # a bad key fails before work too
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
-    stale = stale_students(ckpt_dir) if ckpt_dir.is_dir() else {}
-    if not distill:
-        for name, why in stale.items():
-            log.warning("exporting %s.pt as it is (--no-distill): %s", name, why)
-        stale = {}
-    if stale:
-        # errors about missing data come before any work
-        distil_students(ckpt_dir, stale, distill_data, durations,
-                        {k: distill_steps for k in stale} if distill_steps else None)
-    # disable=None: a bar on a terminal, none when stderr is a pipe or a log file
-    stages = tqdm(total=7 + bool(judge), desc="export", unit="stage",
-                  disable=None if progress else True)
+    _distil_stale_students(ckpt_dir, distill, distill_data, durations, distill_steps)
+    stages = _Progress(7 + bool(judge), progress)
 
-    def stage(name):
-        stages.set_postfix_str(name)
-        log.info("export: %s", name)
-
-    stage("load checkpoints")
-    models, ckpt_info = {}, {}
-    for name in MODELS:
-        models[name], ckpt_info[name] = load_model(ckpt_dir, name)
-    g2p = load_g2p(ckpt_dir)  # optional: without one the runtime reads unknown words by rules
-    if g2p:
-        ckpt_info["g2p"] = g2p[1]
-    default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
-    phase_section = load_phase(ckpt_dir, phase)
-    cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
-    stages.update()
+    stages.start("load checkpoints")
+    inputs = _load_inputs(ckpt_dir, phase, calibration)
+    stages.done()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     fp32_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.fp32.", dir=out.parent))
     try:
-        stage("export ONNX")
-        graphs = export_all(models, fp32_dir)
-        stages.update()
+        stages.start("export ONNX")
+        graphs = export_all(inputs.models, fp32_dir)
+        stages.done()
 
-        stage("check ONNX against PyTorch")
-        sessions = {r: _Onnx(fp32_dir / g["file"]) for r, g in graphs.items()}
-        rng = np.random.default_rng(0)
-        speakers = [default_spk] + [v / np.linalg.norm(v) for v in rng.normal(size=(3, EMBEDDING_DIM))]
-        lexicon = Lexicon.from_cmudict()  # built once: calibration text and the bundle's copy
-        feeds = _calibration_feeds(TextFrontEnd(lexicon), sessions, speakers, cal_audio)
-        export_check = {}
-        for role, role_feeds in feeds.items():
-            ref = [torch_reference(models, role, f) for f in role_feeds[:6]]
-            got = [sessions[role](f) for f in role_feeds[:6]]
-            err = max(float(np.abs(a - b).max()) for r, g in zip(ref, got) for a, b in zip(r, g))
-            export_check[role] = {"max_abs_error_vs_pytorch": err}
-            if err > 1e-2:
-                raise EdgevcError(f"export check failed: {role} ONNX differs from PyTorch by {err:.3g}")
-        stages.update()
+        stages.start("check ONNX against PyTorch")
+        chain = _check_float_chain(inputs, graphs, fp32_dir)
+        stages.done()
 
-        stage(f"quantize ({quantize})")
-        quant = {}
-        for role, g in graphs.items():
-            src, dst = fp32_dir / g["file"], tmp / g["file"]
-            precision = "fp32"
-            if quantize == "int8":
-                from edgevc.quantize.int8 import quantize_int8
-                keep = float_nodes(role, src)
-                quantize_int8(src, dst, feeds[role], exclude_nodes=keep)
-                precision = "int8"
-            elif quantize == "fp16":
-                from edgevc.quantize.int8 import convert_fp16
-                convert_fp16(src, dst)
-                precision = "fp16"
-            else:
-                shutil.copyfile(src, dst)
-            if precision != "fp32":
-                q = _Onnx(dst)
-                ref = [sessions[role](f) for f in feeds[role]]
-                got = [q(f) for f in feeds[role]]
-                value = _compare(role, ref, got)
-                metric, limit = LIMITS[role]
-                entry = {"metric": metric, "value": round(value, 5), "limit": limit}
-                if precision == "int8":
-                    entry["float_nodes"] = keep
-                if _exceeds(role, value):
-                    if role != "vocoder":
-                        raise EdgevcError(f"quantization check failed: {role} {metric} {value:.4f} "
-                                          f"is past its limit {limit}")
-                    log.warning("%s loses too much at %s (%s %.3f > %s); keeping float32",
-                                role, precision, metric, value, limit)
-                    shutil.copyfile(src, dst)
-                    precision, entry["kept_float"] = "fp32", True
-                quant[role] = entry
-            g["precision"] = precision
-            g["bytes_fp32"] = src.stat().st_size
-
+        stages.start(f"quantize ({quantize})")
+        quant = _quantize_graphs(chain, quantize, fp32_dir, tmp)
         tflite_checks = {}
         if tflite_precisions:
-            stage(f"TFLite ({', '.join(tflite_precisions)})")
-            reference = {r: [sessions[r](f) for f in feeds[r]] for r in graphs}
-            tflite_checks = tflite_export.build_tflite(
-                fp32_dir, tmp, graphs, feeds, reference, tflite_precisions, _judge, tflite_env)
-        if g2p:
-            graphs["g2p"], check, export_check["g2p"] = export_g2p(g2p[0], tmp, quantize)
-            if check:
-                quant["g2p"] = check
-        stages.update()
+            stages.start(f"TFLite ({', '.join(tflite_precisions)})")
+            tflite_checks = _build_tflite(chain, fp32_dir, tmp, tflite_precisions, tflite_env)
+        _add_g2p(inputs, chain, quant, tmp, quantize)
+        stages.done()
 
-        stage("lexicon and default speaker")
-        if g2p:  # words the G2P graph already says right need no lexicon entry
-            from edgevc.export.g2p_export import prune_lexicon
-            n_all = len(lexicon)
-            lexicon, dropped = prune_lexicon(lexicon, tmp / graphs["g2p"]["file"], graphs["g2p"])
-            export_check["lexicon"] = {"entries": len(lexicon), "dropped_as_g2p_reproduces_them": dropped,
-                                       "cmudict_entries": n_all}
-            log.info("lexicon: %d of %d entries kept; the G2P reproduces the rest", len(lexicon), n_all)
-        lexicon.save(tmp / "lexicon.txt.gz")
-        with open(tmp / "default_speaker.npy", "wb") as f:
-            np.save(f, default_spk, allow_pickle=False)
-        stages.update()
+        stages.start("lexicon and default speaker")
+        _write_lexicon_and_speaker(inputs, chain, tmp)
+        stages.done()
 
-        stage("manifest")
-        files = sorted(p.name for p in tmp.iterdir())
-        manifest = {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
-            "edgevc_version": edgevc.__version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "audio": SYNTH_MEL.to_dict(),
-            "speaker_features": {**SPEAKER_MEL.to_dict(), "window_frames": SPEAKER_WINDOW_FRAMES,
-                                 "window_hop": SPEAKER_WINDOW_HOP},
-            "embedding_dim": EMBEDDING_DIM,
-            "phonemes": SYMBOLS,
-            "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in graphs.items()},
-            "lexicon": "lexicon.txt.gz",
-            "default_speaker": "default_speaker.npy",
-            "phase": phase_section,
-            "quantization": {"mode": quantize, "checks": quant, "export_checks": export_check,
-                             **({"tflite_checks": tflite_checks} if tflite_checks else {})},
-            "checkpoints": ckpt_info,
-            "training_data": TRAINING_DATA,
-            "files": {n: {"sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
-                      for n in files},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        stages.update()
+        stages.start("manifest")
+        manifest = _write_manifest(tmp, inputs, chain, quantize, quant, tflite_checks)
+        stages.done()
 
-        stage("verify with the runtime")
-        from edgevc.runtime.profiles import load_profile
-        from edgevc.runtime.synthesizer import Synthesizer
-        synth = Synthesizer(Bundle.load(tmp), load_profile("generic-x86"))
-        audio = synth.synthesize("This bundle works.")
-        if not np.isfinite(audio).all() or np.abs(audio).max() < 1e-3:
-            raise EdgevcError("export check failed: the new bundle speaks silence or NaN")
-        if tflite_precisions:
-            import dataclasses
-            tfl = Synthesizer(Bundle.load(tmp), dataclasses.replace(
-                load_profile("generic-x86"), backends=("tflite",), threads=1))
-            tfl_audio = tfl.synthesize("This bundle works.")
-            not_tflite = [r for r, s in tfl.sessions.items() if s.provider != "tflite"]
-            if not_tflite or not np.isfinite(tfl_audio).all() or np.abs(tfl_audio).max() < 1e-3:
-                raise EdgevcError(f"export check failed: the TFLite graphs do not speak "
-                                  f"(not on tflite: {not_tflite or 'none'})")
-        stages.update()
+        stages.start("verify with the runtime")
+        _verify_with_runtime(tmp, tflite_precisions)
+        stages.done()
 
         if judge and quantize != "none":
             from edgevc.export.judged_check import judge_against_fp32
-            stage(f"judge against fp32 ({judge} sentences)")
+            stages.start(f"judge against fp32 ({judge} sentences)")
             manifest["quantization"]["end_to_end"] = judge_against_fp32(tmp, fp32_dir, judge)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            stages.update()
+            _save_manifest(tmp, manifest)
+            stages.done()
 
-        if seed is not None:  # last: the signature covers the manifest as published
-            sign_bundle(tmp, MANIFEST, seed)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-        replace_folder(tmp, out, force)
+        _publish(tmp, out, force, seed)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
