@@ -1,6 +1,11 @@
+import ast
+import functools
+import importlib.util
+import inspect
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +41,64 @@ def speech_like(tmp_path) -> Path:
     path = tmp_path / "voice.wav"
     sf.write(path, np.stack([wav, wav], axis=1), sr)
     return path
+
+
+# ------------------------------------------------- runtime tests and toolchain tests
+# A test is a toolchain test when it, its module or a fixture it uses imports torch, onnx
+# or the toolchain (edgevc.export, edgevc.quantize), or runs `edgevc export`; it gets the
+# `toolchain` marker, so `-m toolchain` and `-m "not toolchain"` run either half alone.
+# Where torch is not installed (a device install), modules that import the toolchain at
+# their top are not collected at all.
+
+TOOLCHAIN_MODULES = ("torch", "onnx", "onnxscript", "edgevc.export", "edgevc.quantize")
+
+
+def _names_toolchain(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "run_cli" and node.args
+              and isinstance(node.args[0], ast.Constant) and node.args[0].value == "export"):
+            return True
+        else:
+            continue
+        if any(n == m or n.startswith(m + ".") for n in names for m in TOOLCHAIN_MODULES):
+            return True
+    return False
+
+
+@functools.cache
+def _module_imports_toolchain(path: str) -> bool:
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    top = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                     type_ignores=[])
+    return _names_toolchain(top)
+
+
+@functools.cache
+def _function_uses_toolchain(func) -> bool:
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        return False
+    return _names_toolchain(ast.parse(source))
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        if importlib.util.find_spec("torch") is None and _module_imports_toolchain(str(collection_path)):
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        func = getattr(item, "function", None)
+        fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if (_module_imports_toolchain(str(item.path))
+                or (func is not None and _function_uses_toolchain(func))
+                or any(_function_uses_toolchain(d.func) for defs in fixtures.values() for d in defs)):
+            item.add_marker(pytest.mark.toolchain)
