@@ -51,7 +51,7 @@ def aggregate(rows: list[dict]) -> dict:
                                 / max(1, sum(r[f"ref_words{sfx}"] for r in rows)))
             agg[f"cer{sfx}"] = (sum(r[f"char_edits{sfx}"] for r in rows)
                                 / max(1, sum(r[f"ref_chars{sfx}"] for r in rows)))
-    for k in ("secs",) + MOS_KEYS:
+    for k in ("secs", *MOS_KEYS):
         vals = [r[k] for r in rows if r.get(k) is not None]
         agg[k] = float(np.mean(vals)) if vals else None
     return agg
@@ -137,9 +137,14 @@ def main() -> None:
                     help="also judge the Kokoro teacher reading the same sentences in VOICE (e.g. af_heart)")
     ap.add_argument("--teacher-voices", type=Path, metavar="TGZ",
                     help="with --teacher: kokoro-js-1.2.1.tgz or its voices folder")
+    ap.add_argument("--default-voice-is-teacher", action="store_true",
+                    help="with --teacher: the default voice was distilled from that teacher voice, "
+                         "so its SECS is against the teacher's speech, not the --real recordings")
     args = ap.parse_args()
     if args.teacher and not args.teacher_voices:
         ap.error("--teacher needs --teacher-voices")
+    if args.default_voice_is_teacher and not args.teacher:
+        ap.error("--default-voice-is-teacher needs --teacher")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
     sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
@@ -151,11 +156,11 @@ def main() -> None:
     synth = Synthesizer(bundle, profile, args.phase)
     systems = []
     real = judge_real(judges, args.real, 5 if args.quick else 20) if args.real else None
-    default, embs = synth_system(judges, synth, "edgevc default voice", sentences)
-    set_secs(default["rows"], embs, real["centroid"] if real else None)
+    default, default_embs = synth_system(judges, synth, "edgevc default voice", sentences)
     systems.append(default)
     if real:
         systems.append(real)
+    reference = real["centroid"] if real else None  # whom the default voice should sound like
     if args.teacher:
         from edgevc.export.kokoro_teacher import KokoroTeacher, load_voices
         from edgevc.text.normalize import normalize
@@ -166,8 +171,14 @@ def main() -> None:
         kokoro = KokoroTeacher()
         teacher, embs = synth_system(judges, synth, f"Kokoro-82M teacher: {args.teacher}", sentences,
                                      speak=lambda text: kokoro.speak(normalize(text), style))
-        set_secs(teacher["rows"], embs, real["centroid"] if real else None)
+        if judges.secs and len(embs) > 1:  # the teacher's own consistency, like the real voice's
+            total = np.sum(embs, axis=0)
+            for r, e in zip(teacher["rows"], embs):
+                r["secs"] = float(e @ unit(total - e))
         systems.append(teacher)
+        if args.default_voice_is_teacher:
+            reference = unit(np.mean(embs, axis=0)) if judges.secs else None
+    set_secs(default["rows"], default_embs, reference)
 
     clones = []  # (system, cloned-speech embeddings, held-out centroid)
     enroller = Enroller(bundle, profile)
@@ -228,7 +239,7 @@ def main() -> None:
     res = {"command": shlex.join(["python", *sys.argv]),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
-           "phase": synth.phase,
+           "phase": synth.phase, "default_voice_is_teacher": args.default_voice_is_teacher,
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:
         system.pop("centroid", None)
@@ -255,8 +266,9 @@ def table(res: dict) -> str:
     notes = [f"- {k}: {v}" for k, v in res["judges"].items()]
     notes += [f"- top-1 speaker ID, {s['name']}: {fmt(s['aggregate']['top1_id'], '.0%')}"
               for s in res["systems"] if "top1_id" in s["aggregate"]]
-    notes.append("- SECS: default voice against the --real recordings; real recordings each "
-                 "against the others; clones against their held-out recordings.")
+    against = "the teacher voice's speech" if res.get("default_voice_is_teacher") else "the --real recordings"
+    notes.append(f"- SECS: default voice against {against}; real recordings and the teacher's "
+                 "sentences each against the others; clones against their held-out recordings.")
     for s in res["systems"]:
         if "speakers" in s:
             notes.append(f"- {s['name']}: enrolled from {s['enroll_seconds']:g} s each, judged "

@@ -27,15 +27,19 @@ import numpy as np
 from tqdm import tqdm
 
 from edgevc.audio.features import log_mel
-from edgevc.audio.io import load_audio
-from edgevc.audio.params import (EMBEDDING_DIM, SPEAKER_MEL, SPEAKER_WINDOW_FRAMES,
-                                 SPEAKER_WINDOW_HOP, SYNTH_MEL)
+from edgevc.audio.io import load_audio, resample
+from edgevc.audio.params import (
+    EMBEDDING_DIM,
+    SPEAKER_MEL,
+    SPEAKER_WINDOW_FRAMES,
+    SPEAKER_WINDOW_HOP,
+    SYNTH_MEL,
+)
 from edgevc.audio.processing import normalize_peak, trim_silence
-from edgevc.audio.io import resample
 from edgevc.export.corpus import read_corpus
 from edgevc.export.heldout import HeldOut
-from edgevc.export.speaker_teacher import Teacher
 from edgevc.export.pitch import yin_log_f0
+from edgevc.export.speaker_teacher import Teacher
 from edgevc.text import Lexicon, TextFrontEnd
 
 log = logging.getLogger(__name__)

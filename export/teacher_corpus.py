@@ -37,7 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from edgevc.errors import InputError
-from edgevc.export.kokoro_teacher import ENGLISH_PREFIXES, LICENCES, MODEL_SHA256, KokoroTeacher, load_voices, mix
+from edgevc.export.kokoro_teacher import (
+    ENGLISH_PREFIXES,
+    LICENCES,
+    MODEL_SHA256,
+    KokoroTeacher,
+    load_voices,
+    mix,
+)
 from edgevc.export.teacher_text import TextPool
 from edgevc.text.normalize import normalize
 

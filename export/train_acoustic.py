@@ -97,7 +97,7 @@ def truth(batch, dev) -> Targets:
 def predict(model, batch, dev):
     """The model's outputs for a batch, given the true durations, pitch and energy
     (teacher forcing), as Targets, with the phoneme mask (B, N) and frame mask (B, T, 1)."""
-    ids, dur, mel, n_text, n_mel, spk = [t.to(dev) for t in batch[:6]]
+    ids, dur, mel, n_text, _n_mel, spk = [t.to(dev) for t in batch[:6]]
     pitch, energy = [t.to(dev) for t in batch[6:]] or (None, None)
     tmask = lengths_mask(n_text).unsqueeze(-1).to(dev)
     h, logdur, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask, pitch, energy)
@@ -149,7 +149,7 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
     totals, n = np.zeros(4), 0
     order = sorted(indices, key=lambda i: len(cache.mel(i)))
     batch, frames = [], 0
-    for i in order + [None]:
+    for i in [*order, None]:
         if i is not None and (not batch or frames + len(cache.mel(i)) <= max_frames):
             batch.append(i)
             frames += len(cache.mel(i))

@@ -11,8 +11,12 @@ import torch
 from tqdm import tqdm
 
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
-from edgevc.export.models.aligner import (Aligner, beta_binomial_prior, forward_sum_loss,
-                                          monotonic_alignment)
+from edgevc.export.models.aligner import (
+    Aligner,
+    beta_binomial_prior,
+    forward_sum_loss,
+    monotonic_alignment,
+)
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.training import Progress, Run, arg_parser, setup
 
@@ -33,7 +37,7 @@ def extract(cache: FeatureCache, model: Aligner, out: str) -> None:
     model.eval()
     durs = [np.zeros(len(cache.ids(i)), np.int32) for i in range(len(cache))]
     for i in tqdm(transcribed_indices(cache), desc="durations", unit="utt"):
-        ids, mel, n_text, n_mel, prior = batch_tensors(cache, [i])
+        ids, mel, n_text, _n_mel, prior = batch_tensors(cache, [i])
         with torch.no_grad():
             log_attn = model(ids, mel, lengths_mask(n_text), prior)[0].numpy()
         durs[i] = monotonic_alignment(log_attn).astype(np.int32)

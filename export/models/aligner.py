@@ -10,9 +10,11 @@ from torch.nn import functional as F
 from edgevc.audio.params import SYNTH_MEL
 from edgevc.text.symbols import SYMBOLS
 
+N_SYMBOLS = len(SYMBOLS)
+
 
 class Aligner(nn.Module):
-    def __init__(self, n_symbols=len(SYMBOLS), n_mels=SYNTH_MEL.n_mels, dim=128):
+    def __init__(self, n_symbols=N_SYMBOLS, n_mels=SYNTH_MEL.n_mels, dim=128):
         super().__init__()
         self.config = dict(n_symbols=n_symbols, n_mels=n_mels, dim=dim)
         self.embed = nn.Embedding(n_symbols, dim)
