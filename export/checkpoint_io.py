@@ -26,10 +26,20 @@ def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
     path = Path(folder) / f"{name}.pt"
     model, step, config = load_model_file(path, name)
     info = {"file": path.name, "step": step, "config": config}
+    corpora = read_corpora_record(path)
+    if corpora:
+        info["corpora"] = corpora
     teacher = read_teacher_record(path)
     if teacher:
         info["distilled_from"] = teacher
     return model, info
+
+
+def read_corpora_record(path: str | Path) -> list[str]:
+    """The corpus tags a release checkpoint names (release.py, from its feature cache)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    tags = state.get("corpora", []) if isinstance(state, dict) else []
+    return [str(t) for t in tags] if isinstance(tags, list) else []
 
 
 def load_model_file(path: str | Path, name: str) -> tuple[torch.nn.Module, int, dict]:

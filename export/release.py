@@ -29,6 +29,16 @@ def release_run(run: Path, key: str, dst: Path) -> None:
     tmp.replace(dst)
 
 
+# Speaker-name prefixes of corpora whose licences a bundle must credit beyond the base list
+# (export/bundle_writer.py TRAINING_DATA): the tag release writes into acoustic.pt.
+CORPUS_TAGS = {"kokoro-": "kokoro-teacher-corpus", "speechocean762-": "speechocean762"}
+
+
+def corpus_tags(cache: FeatureCache) -> list[str]:
+    speakers = set(map(str, cache.spk))
+    return sorted({tag for prefix, tag in CORPUS_TAGS.items() if any(s.startswith(prefix) for s in speakers)})
+
+
 def default_speaker(cache: FeatureCache, speaker: str) -> np.ndarray:
     rows = cache.emb[cache.spk == speaker]
     rows = rows[np.isfinite(rows).all(axis=1)]
@@ -59,13 +69,19 @@ def main():
         ap.error("--default-speaker and --cache go together")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    cache = FeatureCache(a.cache) if a.cache else None
     for key, run in runs.items():
         if run:
             release_run(Path(run), key, out / f"{key}.pt")
+    if cache is not None and a.acoustic_run:  # what the bundle's manifest must credit
+        tagged = torch.load(out / "acoustic.pt", map_location="cpu", weights_only=True)
+        tagged["corpora"] = corpus_tags(cache)
+        torch.save(tagged, out / "acoustic.pt.tmp")
+        (out / "acoustic.pt.tmp").replace(out / "acoustic.pt")
     if a.acoustic_teacher_run:
         release_run(Path(a.acoustic_teacher_run), "acoustic", out / ACOUSTIC_TEACHER)
     if a.default_speaker:
-        v = default_speaker(FeatureCache(a.cache), a.default_speaker)
+        v = default_speaker(cache, a.default_speaker)
         tmp = out / (DEFAULT_SPEAKER + ".tmp")
         with open(tmp, "wb") as f:
             np.save(f, v, allow_pickle=False)
