@@ -1,4 +1,3 @@
-import time
 import wave
 
 import numpy as np
@@ -52,14 +51,6 @@ def test_resample_identity_and_constant():
     assert np.array_equal(resample(x, 16000, 16000), x)
     y = resample(np.full(44100, 0.5, np.float32), 44100, 16000)
     assert np.allclose(y[200:-200], 0.5, atol=1e-3)
-
-
-def test_resample_is_fast():
-    x = np.random.default_rng(0).standard_normal(44100 * 60).astype(np.float32) * 0.1
-    resample(x[:1000], 44100, 16000)  # filter bank cached
-    t = time.perf_counter()
-    resample(x, 44100, 16000)
-    assert time.perf_counter() - t < 2.0  # generous: the box is shared with training
 
 
 def test_load_audio_stereo_int16_44k(tmp_path):
