@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -46,9 +47,9 @@ def main(argv=None) -> None:
         click.echo(f"edgevc: error: {_one_line(e)}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _stopped(130)
     except _Terminated:
-        sys.exit(143)
+        _stopped(143)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:  # a bug or an unforeseen failure: one line, the traceback on -v
@@ -58,6 +59,19 @@ def main(argv=None) -> None:
                    + ("" if _verbose else " (run with -v for the traceback)"), err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+def _stopped(code: int) -> None:
+    """Exit at once after Ctrl-C or SIGTERM. The main thread's clean-up (temporary files)
+    has run by now; a synthesis thread may still be inside an ONNX Runtime call, and
+    interpreter shutdown under it aborted the process (SIGABRT, "terminate called without an
+    active exception") instead of exiting with the documented code."""
+    from edgevc.audio.io import remove_pending_temps
+
+    remove_pending_temps()  # a writer thread's half file
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _one_line(e: BaseException) -> str:

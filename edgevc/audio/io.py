@@ -150,13 +150,32 @@ def _new_file_mode(path: Path) -> int:
         return 0o644
 
 
+# Temp files handed out and maybe not yet renamed or removed: a process stopped by a signal
+# while another thread writes one removes them on its way out (remove_pending_temps).
+_pending_temps: set[str] = set()
+
+
+def remove_pending_temps() -> None:
+    """Unlink every temp file still in progress (those already renamed are gone)."""
+    for tmp in list(_pending_temps):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        _pending_temps.discard(tmp)
+
+
 def temp_path_for(path: Path) -> tuple[int, str]:
     """Open a hidden temp file next to `path` (same file system, so os.replace is atomic)."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise InputError(f"output file {path}: is a folder")
+    for done in [t for t in _pending_temps if not os.path.exists(t)]:
+        _pending_temps.discard(done)
     try:
-        return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        _pending_temps.add(tmp)
+        return fd, tmp
     except (FileNotFoundError, NotADirectoryError) as e:
         raise InputError(f"output file {path}: folder {folder} does not exist") from e
     except PermissionError as e:
