@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from edgevc.export.bundle_writer import TRAINING_DATA, training_data  # noqa: E402
-from edgevc.export.release import corpus_tags  # noqa: E402
+from edgevc.export.bundle_writer import TRAINING_DATA, training_data
+from edgevc.export.release import corpus_tags
 
 
 def test_corpus_tags_come_from_the_cache_speakers():
