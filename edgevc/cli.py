@@ -239,10 +239,10 @@ def speak(text, speaker, bundle_dir, bundle_key, out, profile_name, length_scale
         edgevc speak "Hello" --out - | aplay -r 16000 -f S16_LE -c 1
         tail -f messages.txt | edgevc speak - --speaker me.npy
     """
-    from edgevc.audio.sinks import open_sink
+    from edgevc.playback.player import play
+    from edgevc.playback.sinks import open_sink
     from edgevc.runtime.devices import output_device_index
     from edgevc.runtime.memory import single_malloc_arena
-    from edgevc.runtime.player import play
     from edgevc.runtime.synthesizer import Synthesizer
 
     single_malloc_arena()

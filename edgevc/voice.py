@@ -9,9 +9,9 @@
                  config=SynthesisConfig(rate=1.2, sentence_silence=0.3))
     voice.play("Your table is ready.")                   # the sound card (edgevc[device])
 
-A thin layer over the synthesizer (edgevc/runtime/synthesizer.py), the ring-buffer player
-(edgevc/runtime/player.py) and the sinks (edgevc/audio/sinks.py); `edgevc serve` is a thin
-layer over this.
+A thin layer over the synthesizer (edgevc/runtime/synthesizer.py) and playback
+(edgevc/playback/: the ring-buffer player and the sinks); `edgevc serve` is a thin layer
+over this.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class Voice:
                config: SynthesisConfig | None = None) -> float:
         """Write 16-bit mono WAV: to a path atomically (no half-written file on failure), or
         streamed to a binary file object as chunks are made. Returns the seconds of audio."""
-        from edgevc.audio.sinks import WavSink
+        from edgevc.playback.sinks import WavSink
 
         chunks = self.stream(text, speaker, config)
         if isinstance(out, (str, os.PathLike)):
@@ -244,9 +244,9 @@ class Voice:
         stop: setting this Event from another thread stops the sound within a few tens of
         milliseconds: the sink is aborted (close(ok=False), even one passed in), so the
         audio it holds is dropped, not played out."""
-        from edgevc.audio.sinks import PyAudioSink
+        from edgevc.playback.player import play
+        from edgevc.playback.sinks import PyAudioSink
         from edgevc.runtime.devices import output_device_index
-        from edgevc.runtime.player import play
 
         p = self.profile
         chunks = self.stream(text, speaker, config) if isinstance(text, str) else text

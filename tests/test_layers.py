@@ -5,7 +5,9 @@
 - the text front end imports nothing of the runtime (it is handed sessions through
   edgevc.inference, which imports nothing of edgevc);
 - the bundle format (edgevc.runtime.bundle) reaches no DSP: of edgevc.audio, only the
-  parameters and the voicing model's data.
+  parameters and the voicing model's data;
+- playback (edgevc.playback: player, ring buffer, sinks, PortAudio) is one package that
+  reaches no torch and nothing of the toolchain, and the text front end does not reach it.
 
 Imports are read with ast, inside functions too, so an import that only runs on some path
 counts as much as one at the top.
@@ -89,6 +91,29 @@ def test_runtime_imports_no_torch_and_no_toolchain(module):
 def test_text_imports_nothing_of_the_runtime():
     for module in (m for m in GRAPH if _under(m, ["edgevc.text"])):
         reached = sorted(m for m in _closure(module) if _under(m, ["edgevc.runtime"]))
+        assert not reached, f"{module} reaches {reached}"
+
+
+def test_playback_is_one_package_that_reaches_no_toolchain():
+    playback = [m for m in GRAPH if _under(m, ["edgevc.playback"])]
+    assert {"edgevc.playback.player", "edgevc.playback.ringbuffer", "edgevc.playback.sinks",
+            "edgevc.playback.portaudio"} <= set(playback)
+    # nothing of playback left elsewhere: no player, sink, ring buffer or PortAudio module
+    # outside the package
+    strays = sorted(m for m in GRAPH if not _under(m, ["edgevc.playback"])
+                    and m.rpartition(".")[2] in {"player", "ringbuffer", "sinks", "portaudio"})
+    assert not strays, strays
+    for module in playback:
+        # what it and every edgevc module it reaches import
+        imported = set().union(*(GRAPH[m] for m in _closure(module) | {module}))
+        bad = sorted(m for m in imported if _under(m, TOOLCHAIN + HEAVY))
+        assert not bad, f"{module} reaches {bad}"
+
+
+def test_text_does_not_reach_playback():
+    for module in (m for m in GRAPH if _under(m, ["edgevc.text"])):
+        reached = sorted(m for m in _closure(module) | GRAPH[module]
+                         if _under(m, ["edgevc.playback"]))
         assert not reached, f"{module} reaches {reached}"
 
 

@@ -50,3 +50,11 @@ def test_the_runtime_is_marked_typed():
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert (ROOT / "edgevc" / "py.typed").is_file()
     assert "py.typed" in setup["package-data"]["edgevc"]
+
+
+def test_every_runtime_package_is_listed():
+    # a subpackage missing from [tool.setuptools] packages is left out of a plain install
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "edgevc").rglob("__init__.py")}
+    assert found <= set(setup["packages"]), sorted(found - set(setup["packages"]))

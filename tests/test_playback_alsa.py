@@ -111,9 +111,9 @@ def test_realtime_device_plays_to_the_end_without_underruns(clock, short_wav):
 _STARVE = """
 import json, logging, sys, time
 import numpy as np
-from edgevc.audio.sinks import PyAudioSink
+from edgevc.playback.sinks import PyAudioSink
 from edgevc.runtime.devices import output_device_index
-from edgevc.runtime.player import play
+from edgevc.playback.player import play
 
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 rate, gaps = 16000, int(sys.argv[1])

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from edgevc.audio.sinks import RawSink
-from edgevc.runtime.player import play
+from edgevc.playback.player import play
+from edgevc.playback.sinks import RawSink
 
 
 class ListSink:

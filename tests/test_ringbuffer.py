@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from edgevc.audio.ringbuffer import BufferCancelled, RingBuffer
+from edgevc.playback.ringbuffer import BufferCancelled, RingBuffer
 
 
 def test_order_preserved_and_capacity_respected_with_fast_producer():

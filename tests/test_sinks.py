@@ -5,10 +5,10 @@ import wave
 import numpy as np
 import pytest
 
-from edgevc.audio import sinks
 from edgevc.audio.io import float_to_pcm16, load_audio
-from edgevc.audio.sinks import PyAudioSink, RawSink, WavSink, open_sink
 from edgevc.errors import EdgevcError
+from edgevc.playback import sinks
+from edgevc.playback.sinks import PyAudioSink, RawSink, WavSink, open_sink
 
 
 def test_wav_sink_roundtrip(tmp_path):
@@ -228,7 +228,7 @@ def test_pyaudio_sink_underruns_are_logged(monkeypatch, fake_clock, caplog):
     s.write(np.zeros(256, np.float32))
     fake_clock.now += 1.0
     s.write(np.zeros(256, np.float32))
-    with caplog.at_level("WARNING", logger="edgevc.audio.sinks"):
+    with caplog.at_level("WARNING", logger="edgevc.playback.sinks"):
         s.close()
     assert "audio output underran 1 time(s)" in caplog.text
 
@@ -255,7 +255,7 @@ def test_open_sink_kinds(tmp_path):
 def test_portaudio_noise_kept_off_stderr_but_python_errors_still_show(capfd):
     import os
 
-    from edgevc.audio.portaudio import quiet_native_stderr
+    from edgevc.playback.portaudio import quiet_native_stderr
 
     with quiet_native_stderr():
         os.write(2, b"ALSA lib pcm.c: Unknown PCM cards.pcm.rear\n")

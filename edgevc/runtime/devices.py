@@ -24,7 +24,7 @@ def audio_outputs() -> tuple[list[dict], str | None]:
         import pyaudio  # noqa: F401 - only whether it imports (PortAudio present)
     except ImportError:
         return [], PYAUDIO_MISSING
-    from edgevc.audio.portaudio import start_portaudio
+    from edgevc.playback.portaudio import start_portaudio
 
     try:
         pa = start_portaudio()

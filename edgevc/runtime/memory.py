@@ -1,8 +1,9 @@
 """Process-level memory settings for long-running speech.
 
-glibc gives each thread that allocates its own malloc arena. The synthesis thread (player.py)
-frees its chunk buffers into its arena and the main thread into another, and each arena
-keeps what it has freed, so the process holds both high-water marks. One arena holds one.
+glibc gives each thread that allocates its own malloc arena. The synthesis thread
+(edgevc/playback/player.py) frees its chunk buffers into its arena and the main thread into
+another, and each arena keeps what it has freed, so the process holds both high-water
+marks. One arena holds one.
 Peak RSS of `edgevc speak` over 10,000 words, 128-frame chunks, one run each of
 benchmarks/speed.py's measure_peak_rss: 97.4 MiB without, 95.4 MiB with.
 The threads barely contend: one synthesizes, the other only copies audio to the sink.

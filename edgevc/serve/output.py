@@ -40,7 +40,7 @@ class AudioOutput:
         return name or "default"
 
     def _open_pyaudio(self, name: str):
-        from edgevc.audio.sinks import PyAudioSink
+        from edgevc.playback.sinks import PyAudioSink
         from edgevc.runtime.devices import output_device_index
 
         return PyAudioSink(self.sample_rate, self.frames_per_buffer, output_device_index(name))

@@ -205,7 +205,7 @@ class PyAudioSink(Sink):
         self.underruns = 0
         self._started = False
         self._empty_at = 0.0  # monotonic time by which the device will have played all we queued
-        from edgevc.audio.portaudio import start_portaudio
+        from edgevc.playback.portaudio import start_portaudio
 
         self._pa = start_portaudio()
         try:

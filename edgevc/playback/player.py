@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgevc.audio.ringbuffer import BufferCancelled, RingBuffer
+from edgevc.playback.ringbuffer import BufferCancelled, RingBuffer
 
 log = logging.getLogger(__name__)
 
