@@ -1,9 +1,9 @@
 """`edgevc speak` on 64-bit Arm under qemu-user, compared with the same run on x86.
 
-    python benchmarks/aarch64.py                      # set up (once), run, compare, report
-    python benchmarks/aarch64.py --setup-only         # just build the aarch64 environment
-    python benchmarks/aarch64.py --cpus cortex-a72 --no-estimate --out /tmp/r
-    python benchmarks/aarch64.py --tflite-bundle DIR  # also LiteRT, on DIR's .tflite graphs
+    python -m benchmarks.aarch64                      # set up (once), run, compare, report
+    python -m benchmarks.aarch64 --setup-only         # just build the aarch64 environment
+    python -m benchmarks.aarch64 --cpus cortex-a72 --no-estimate --out /tmp/r
+    python -m benchmarks.aarch64 --tflite-bundle DIR  # also LiteRT, on DIR's .tflite graphs
 
 Builds, in --cache (default ~/.cache/edgevc/aarch64; nothing lands in the repository):
   1. qemu-aarch64-static (Debian qemu-user-static; installed with apt-get when missing
@@ -53,6 +53,8 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from benchmarks.machine import command
 
 REPO = Path(__file__).resolve().parent.parent
 log = logging.getLogger("aarch64")
@@ -543,7 +545,7 @@ def run_all(args) -> dict:
     host_env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
     res = {"context": {
-        "command": shlex.join(["python", *sys.argv]),
+        "command": command("aarch64"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host_cpu": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
                           if ln.startswith("model name")), platform.machine()),
@@ -739,7 +741,7 @@ def markdown(res: dict, estimate_md: str | None) -> str:
     L.append("")
     if estimate_md:
         L += ["## Pi 4 / Pi 5 real-time factor, estimated from operation counts", "",
-              "`python benchmarks/opcount.py` (run by this script):", "", estimate_md]
+              "`python -m benchmarks.opcount` (run by this script):", "", estimate_md]
     return "\n".join(L).rstrip() + "\n"
 
 
@@ -776,8 +778,7 @@ def main() -> None:
         return
     estimate_md = None
     if not args.no_estimate:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import opcount
+        from benchmarks import opcount
         est = opcount.run(None, 3, {})
         res["estimate"] = est
         estimate_md = opcount.markdown(est)

@@ -1,6 +1,6 @@
 """The vocoder alone: real recordings -> their log-mel -> the bundle's vocoder -> judges.
 
-    python benchmarks/copy_synthesis.py --real DIR [--bundle DIR] [--limit 20]
+    python -m benchmarks.copy_synthesis --real DIR [--bundle DIR] [--limit 20]
         [--out benchmarks/results]
 
 Analysis-synthesis isolates the vocoder from the acoustic model: whatever it loses here,
@@ -21,13 +21,13 @@ Writes <out>/copy_synthesis.json and .md.
 import argparse
 import json
 import logging
-import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import command
 from edgevc.audio.excitation import HYBRID_BAND_HZ, HYBRID_MARGIN, ExcitationPhase
 from edgevc.audio.features import log_mel, stft
 from edgevc.audio.io import load_audio
@@ -93,7 +93,7 @@ def main() -> None:
             rows[name].append(row)
     table = {name: {k: float(np.mean([r[k] for r in rs])) for k in ("wer", "cer", *MOS_KEYS)
                     if rs and k in rs[0]} for name, rs in rows.items()}
-    res = {"command": shlex.join(["python", *sys.argv]),
+    res = {"command": command("copy_synthesis"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": str(bundle.root), "vocoder_precision": bundle.models["vocoder"].precision,
            "recordings": len(recordings), "judges": judges.notes, "systems": table, "rows": rows}

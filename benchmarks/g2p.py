@@ -1,7 +1,7 @@
 """Accuracy and speed of a bundle's G2P against the rule-based letter-to-sound fallback,
 on the CMU words held out from G2P training (every 20th by a hash of its spelling).
 
-    python benchmarks/g2p.py --bundle DIR [--out benchmarks/results]
+    python -m benchmarks.g2p --bundle DIR [--out benchmarks/results]
 
 Runs the runtime path (`edgevc.text.G2P`: the bundle's ONNX graph, one CPU thread) on
 every held-out word. Writes <out>/g2p.json and prints a Markdown table. Needs the
@@ -11,13 +11,13 @@ every held-out word. Writes <out>/g2p.json and prints a Markdown table. Needs th
 import argparse
 import json
 import platform
-import shlex
 import statistics
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.machine import command
 from edgevc.export.train_g2p import load_words, scores, split
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
@@ -58,7 +58,7 @@ def main():
         letters_to_sounds(w.replace("'", ""))
     lts_ms = 1e3 * (time.perf_counter() - t0) / len(test)
     res = {
-        "command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+        "command": command("g2p"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": platform.processor() or platform.machine(),
         "bundle": str(bundle.root), "precision": bundle.g2p.precision,

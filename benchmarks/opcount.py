@@ -1,6 +1,6 @@
 """Operation counts per second of audio, and Raspberry Pi 4 / Pi 5 real-time-factor estimates.
 
-    python benchmarks/opcount.py [--bundle DIR] [--runs 3] [--out benchmarks/results]
+    python -m benchmarks.opcount [--bundle DIR] [--runs 3] [--out benchmarks/results]
 
 Counts, for each graph `edgevc speak` runs (acoustic encoder, decoder, vocoder), the
 multiply-accumulates (MACs) of its Conv / MatMul / Gemm nodes from the ONNX graph with
@@ -34,18 +34,15 @@ import logging
 import math
 import os
 import platform
-import shlex
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+from benchmarks.machine import command
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
@@ -413,8 +410,7 @@ def markdown(res: dict) -> str:
 def run(bundle_dir: Path | None, runs: int, x86_overrides: dict) -> dict:
     import onnxruntime
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from speed import PARAGRAPH  # the same text speed.py times
+    from benchmarks.speed import PARAGRAPH  # the same text speed.py times
 
     bundle = Bundle.load(bundle_dir)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
@@ -426,7 +422,7 @@ def run(bundle_dir: Path | None, runs: int, x86_overrides: dict) -> dict:
            "int8_mac_per_cycle": x86_overrides.get("int8") or 64,
            "fp32_fma_per_cycle": x86_overrides.get("fp32") or 16}
     res = analyse(bundle, PARAGRAPH, runs, x86)
-    res.update({"command": shlex.join(["python", *sys.argv]),
+    res.update({"command": command("opcount"),
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "onnxruntime": onnxruntime.__version__, "bundle": str(bundle.root),
                 "precision": {r: bundle.models[r].precision for r in ROLES},

@@ -1,7 +1,7 @@
 """How fast Ctrl-C / SIGTERM silence `edgevc speak`, and whether a finished utterance plays
 to its last sample, measured on a real-time ALSA device without a sound card.
 
-    python benchmarks/playback.py [--runs 5] [--frames-per-buffer 1024 2048] [--out benchmarks/results]
+    python -m benchmarks.playback [--runs 5] [--frames-per-buffer 1024 2048] [--out benchmarks/results]
 
 The device is the test clock PCM (tests/alsa/pcm_edgevc_clock.c, built with `cc`; needs
 PyAudio and the ALSA headers): it plays at the stream rate, drops queued audio when the
@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import re
-import shlex
 import signal
 import statistics
 import subprocess
@@ -36,7 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_name  # benchmarks/machine.py
+
+from benchmarks.machine import command, cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Please take the second left after the old train station."
@@ -151,7 +151,7 @@ def measure(args, folder: Path) -> list:
 
 
 def report(args, argv, results: list) -> None:
-    cmd = "python benchmarks/playback.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    cmd = command("playback", argv)
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()

@@ -1,6 +1,6 @@
 """Systems side by side: Whisper WER and DNSMOS OVRL bars from quality.py result files.
 
-    python benchmarks/plot_quality.py benchmarks/results/quality_teacher.json \
+    python -m benchmarks.plot_quality benchmarks/results/quality_teacher.json \
         benchmarks/results/baseline_whisper.json -o benchmarks/results/systems.png
 
 Every system of every file becomes one pair of bars, labelled with its name (and the

@@ -1,6 +1,6 @@
 """Conventional TTS engines through the same judges, on the same sentences as quality.py.
 
-    python benchmarks/reference_tts.py [--sentences FILE] [--out benchmarks/results]
+    python -m benchmarks.reference_tts [--sentences FILE] [--out benchmarks/results]
 
 pocketsphinx and DNSMOS have no fixed scale on a given sentence set: a word error rate means
 something only next to other systems reading the same sentences. This reads
@@ -14,22 +14,19 @@ installed are left out and named. Writes <out>/reference_tts.{json,md}.
 import argparse
 import json
 import logging
-import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.machine import command
+from benchmarks.quality import aggregate
 from edgevc.audio.io import load_audio
 from edgevc.export.judges import MOS_KEYS, Judges
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import aggregate
 
 log = logging.getLogger("reference_tts")
 SR = 16000
@@ -94,7 +91,7 @@ def main() -> None:
 
     for s in systems:
         s["summary"] = {k: v for k, v in aggregate(s["rows"]).items() if k != "secs"}
-    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+    result = {"command": command("reference_tts"),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "sentences": str(args.sentences), "judges": judges.notes, "left_out": missing,
               "systems": systems}

@@ -1,6 +1,6 @@
 """`edgevc serve` under clients: first-audio latency (warm) and a mixed soak.
 
-    python benchmarks/serve.py [--requests 1000] [--clients 20] [--latency-runs 30]
+    python -m benchmarks.serve [--requests 1000] [--clients 20] [--latency-runs 30]
                                [--cpu 0] [--out benchmarks/results]
 
 Starts `python -m edgevc serve` from this checkout on free loopback ports (Wyoming and
@@ -43,10 +43,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
-from machine import cpu_name  # benchmarks/machine.py
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeVoice
+
+from benchmarks.machine import command, cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["Your order is ready.", "The next train leaves at 10:45 from platform 3.",
@@ -325,7 +326,7 @@ def main():
     lines = [
         "# edgevc serve: first-chunk latency and soak",
         "",
-        f"`python benchmarks/serve.py` on {report['machine']['cpu']} ({report['machine']['cores']} "
+        f"`{command('serve')}` on {report['machine']['cpu']} ({report['machine']['cores']} "
         f"cores, server pinned to core {a.cpu}, 1 inference thread), commit {report['commit']}, "
         f"{report['date']}; load average {report['machine']['load_before']:.2f} at the start "
         "(the machine was shared).",

@@ -1,7 +1,7 @@
 """Speaker emphasis: do clones sound more like their speaker when the enrolled embedding is
 pushed away from the average training voice?
 
-    python benchmarks/speaker_emphasis.py --cache cache.npz \
+    python -m benchmarks.speaker_emphasis --cache cache.npz \
         --heldout-speakers ../shared/data/speech/librispeech-251 --alpha 0 0.5 1 2 3
 
 The acoustic model is conditioned on GE2E embeddings of 3 real and ~130 synthetic voices;
@@ -17,14 +17,14 @@ A measurement only: the runtime does not apply emphasis.
 import argparse
 import json
 import logging
-import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from quality import aggregate, heldout_voices, set_secs, synth_system
 
+from benchmarks.machine import command
+from benchmarks.quality import aggregate, heldout_voices, set_secs, synth_system
 from edgevc.errors import InputError
 from edgevc.export.judges import Judges, unit
 from edgevc.runtime.bundle import Bundle
@@ -89,7 +89,7 @@ def main() -> None:
         agg = dict(aggregate(rows), top1_id=float(np.mean(hits)), alpha=alpha)
         results.append({"alpha": alpha, "aggregate": agg, "rows": rows})
         log.info("alpha %g: %s", alpha, agg)
-    res = {"command": shlex.join(["python", *sys.argv]),
+    res = {"command": command("speaker_emphasis"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": str(bundle.root), "speakers": [v[0] for v in voices],
            "judges": judges.notes, "results": results}

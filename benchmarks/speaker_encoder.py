@@ -1,6 +1,6 @@
 """Speaker encoder on held-out real speakers: student vs GE2E teacher.
 
-    python benchmarks/speaker_encoder.py --speech ../shared/data/speech/librispeech-251 \
+    python -m benchmarks.speaker_encoder --speech ../shared/data/speech/librispeech-251 \
         [--bundle DIR] [--checkpoint export/checkpoints/speaker_encoder.pt] [--out benchmarks/results]
 
 Speakers come from export/heldout.txt (no model trains on them). Each held-out recording
@@ -21,13 +21,12 @@ Writes <out>/speaker_encoder.{json,md}.
 import argparse
 import json
 import logging
-import shlex
-import sys
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import command
 from edgevc.audio.io import load_audio
 from edgevc.audio.processing import normalize_peak, trim_silence
 from edgevc.export.heldout import HeldOut
@@ -125,7 +124,7 @@ def main():
         rows.append({"encoder": name, "eer": verification(e, labels),
                      "cos_to_teacher_mean": float(cos.mean()), "cos_to_teacher_min": float(cos.min()),
                      "cos_to_teacher_as_recorded": float((e * as_recorded).sum(1).mean())})
-    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+    result = {"command": command("speaker_encoder"),
               "speakers": len(speakers), "segments": len(segs), "segment_seconds": SEGMENT_S,
               "bundle": str(bundle.root), "rows": rows}
     a.out.mkdir(parents=True, exist_ok=True)

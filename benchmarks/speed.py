@@ -1,6 +1,6 @@
 """Speed, latency, memory and size of an edgevc bundle on this machine.
 
-    python benchmarks/speed.py [--bundle DIR] [--compare DIR] [--runs N] [--out benchmarks/results]
+    python -m benchmarks.speed [--bundle DIR] [--compare DIR] [--runs N] [--out benchmarks/results]
         [--quick] [--long-words N]
 
 `--compare DIR` times a second bundle (e.g. the fp32 export of the same checkpoints) on the
@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import edgevc
+from benchmarks.machine import command
 from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
@@ -209,7 +209,7 @@ def context(args, bundle: Bundle) -> dict:
     s = bundle.summary()
     flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
                   if line.startswith(("flags", "Features"))), [])
-    return {"command": shlex.join(["python", *sys.argv]),
+    return {"command": command("speed"),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),
             # int8 GEMM kernels differ: VNNI / ARM dot product, or AVX2's saturating VPMADDUBSW

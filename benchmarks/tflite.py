@@ -1,7 +1,7 @@
 """TFLite (int8, fp16) against ONNX int8 on one bundle: per-graph error, whole-chain audio
 agreement and speed at 1 thread.
 
-    python benchmarks/tflite.py --bundle DIR [--runs N] [--out benchmarks/results] [--full-int8]
+    python -m benchmarks.tflite --bundle DIR [--runs N] [--out benchmarks/results] [--full-int8]
 
 DIR must hold TFLite variants (`edgevc export --quantize int8 --format all -o DIR`).
 Writes <out>/tflite.md (overwritten) and prints it.
@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -33,14 +32,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
+from benchmarks.machine import command, cpu_name
+from benchmarks.speed import LONG_SENTENCES, PARAGRAPH
 from edgevc.audio.features import stft_magnitude
 from edgevc.runtime.bundle import Bundle
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name
-from speed import LONG_SENTENCES, PARAGRAPH
 
 ROLES = ("speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder")
 METRIC = {"speaker_encoder": "cosine", "acoustic_encoder": "log-duration MAE",
@@ -208,7 +205,7 @@ def report(args, bundle, graphs, chains, speeds, full) -> str:
     import ai_edge_litert
     import onnxruntime
 
-    cmd = "python benchmarks/tflite.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    cmd = command("tflite")
     sizes = {f: bundle.manifest["files"][f]["bytes"] for f in bundle.manifest["files"]}
     lines = [
         "# edgevc: TFLite against ONNX int8", "",

@@ -45,7 +45,8 @@ def speech_like(tmp_path) -> Path:
 
 # ------------------------------------------------- runtime tests and toolchain tests
 # A test is a toolchain test when it, its module or a fixture it uses imports torch, onnx
-# or the toolchain (edgevc.export, edgevc.quantize), or runs `edgevc export`; it gets the
+# or the toolchain (edgevc.export, edgevc.quantize), or a benchmark module that does at its
+# top (benchmarks.quality imports the judges), or runs `edgevc export`; it gets the
 # `toolchain` marker, so `-m toolchain` and `-m "not toolchain"` run either half alone.
 # Where torch is not installed (a device install), modules that import the toolchain at
 # their top are not collected at all.
@@ -67,7 +68,19 @@ def _names_toolchain(tree: ast.AST) -> bool:
             continue
         if any(n == m or n.startswith(m + ".") for n in names for m in TOOLCHAIN_MODULES):
             return True
+        if any(_benchmark_imports_toolchain(n) for n in names):
+            return True
     return False
+
+
+def _benchmark_imports_toolchain(name: str) -> bool:
+    """A benchmark module (benchmarks.NAME) whose top-level imports reach the toolchain:
+    importing it is using the toolchain."""
+    parts = name.split(".")
+    if parts[0] != "benchmarks" or len(parts) < 2:
+        return False
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{parts[1]}.py"
+    return path.is_file() and _module_imports_toolchain(str(path))
 
 
 @functools.cache

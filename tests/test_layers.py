@@ -143,3 +143,20 @@ def test_importing_the_runtime_and_its_cli_loads_no_toolchain():
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == "clean"
     assert res.stdout.splitlines()[-1] == "clean"
+
+
+def _edits_sys_path(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if (isinstance(node, ast.Attribute) and node.attr == "path"
+                and isinstance(node.value, ast.Name) and node.value.id == "sys"):
+            return True
+    return False
+
+
+def test_benchmarks_and_tests_import_by_package_not_sys_path():
+    # benchmarks/ is a package run as `python -m benchmarks.NAME`: its modules and the tests
+    # import each other by name (benchmarks.machine, benchmarks.quality), never by sys.path
+    files = sorted((ROOT / "benchmarks").glob("*.py")) + sorted((ROOT / "tests").rglob("*.py"))
+    assert (ROOT / "benchmarks" / "__init__.py") in files
+    bad = [str(p.relative_to(ROOT)) for p in files if _edits_sys_path(p)]
+    assert not bad, bad

@@ -1,14 +1,9 @@
 """benchmarks/speaker_emphasis.py: the embedding it clones with, and the mean it pushes from."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from speaker_emphasis import emphasised, training_mean
-
+from benchmarks.speaker_emphasis import emphasised, training_mean
 from edgevc.errors import InputError
 
 
