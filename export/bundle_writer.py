@@ -394,7 +394,8 @@ def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: st
                              "window_hop": SPEAKER_WINDOW_HOP},
         "embedding_dim": EMBEDDING_DIM,
         "phonemes": SYMBOLS,
-        "models": {r: {**g, "format": "onnx", "opset": 17} for r, g in chain.graphs.items()},
+        "models": {r: {**g, "format": "onnx", "opset": onnx_opset(tmp / g["file"])}
+                   for r, g in chain.graphs.items()},
         "lexicon": "lexicon.txt.gz",
         "default_speaker": "default_speaker.npy",
         "phase": inputs.phase_section,
@@ -407,6 +408,18 @@ def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: st
     }
     _save_manifest(tmp, manifest)
     return manifest
+
+
+def onnx_opset(path: Path) -> int:
+    """The default-domain (ai.onnx) opset the ONNX model at `path` was built with, read from
+    the file: what the manifest records, not what the exporter was asked for (a quantizer
+    or an optimizer may raise it)."""
+    model = onnx.load(str(path), load_external_data=False)
+    versions = {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")}
+    if len(versions) != 1:
+        raise EdgevcError(f"{path.name}: {len(versions)} default-domain opsets in the model "
+                          f"({sorted(versions)}); expected one")
+    return int(versions.pop())
 
 
 def _save_manifest(tmp: Path, manifest: dict) -> None:

@@ -85,11 +85,49 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     for _role, check in m["quantization"]["export_checks"].items():
         assert check["max_abs_error_vs_pytorch"] < 1e-3
     assert m["checkpoints"]["acoustic"]["step"] == 5
+    _assert_manifest_opsets_are_the_files(out, m)
     size_int8 = b.summary()["total_bytes"]
     build_bundle(out, "none", tiny_checkpoints, progress=False)  # replaces in place
     assert Bundle.load(out).models["vocoder"].precision == "fp32"
     assert Bundle.load(out).summary()["total_bytes"] > size_int8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def _assert_manifest_opsets_are_the_files(bundle_dir, manifest):
+    import onnx
+    for role, g in manifest["models"].items():
+        model = onnx.load(str(bundle_dir / g["file"]), load_external_data=False)
+        built = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+        assert built == [g["opset"]], (role, built, g["opset"])
+
+
+def test_manifest_opset_is_read_from_the_built_model(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgevc.errors import EdgevcError
+    from edgevc.export.bundle_writer import onnx_opset
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])])
+    for version in (13, 17, 19):
+        path = tmp_path / f"m{version}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[
+            helper.make_opsetid("com.microsoft", 1), helper.make_opsetid("", version)]), path)
+        assert onnx_opset(path) == version
+    path = tmp_path / "no_default.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("com.microsoft", 1)]),
+              path)
+    with pytest.raises(EdgevcError, match="default-domain opsets"):
+        onnx_opset(path)
+
+
+def test_the_shipped_manifest_opsets_are_its_models():
+    import json
+
+    from edgevc.runtime.bundle import default_bundle_dir
+    d = default_bundle_dir()
+    _assert_manifest_opsets_are_the_files(d, json.loads((d / "manifest.json").read_text()))
 
 
 class _FakeJudges:
