@@ -1,11 +1,15 @@
 """Automatic judges of synthesized speech: intelligibility, speaker similarity and quality.
 
-    python benchmarks/quality.py [--bundle DIR] [--sentences FILE] [--out benchmarks/results]
-        [--quick] [--real DIR] [--clone SPEAKER_DIR ...] [--heldout-speakers DIR]
+    python -m benchmarks.quality [--bundle DIR] [--sentences FILE] [--out benchmarks/results]
+        [--quick] [--real DIR] [--clone SPEAKER_DIR ...] [--heldout-speakers DIR [--enroll-seconds S]]
 
 `--heldout-speakers DIR`: every speaker of export/heldout.txt found in DIR (no model trained
-on them). Their recordings are cut into 3 s segments: the first two (about 6 s) enroll the
-voice, the rest are the real references for SECS and speaker identification.
+on them). Their speech is cut into 3 s segments: the first half of them (rounded up), at
+most `--enroll-seconds` (default 30 s), enroll the voice; the rest are the real references
+for SECS. Top-1 identification among all of them by two judges enrolled from the same
+enrollment segments: the speaker embedding and an MFCC GMM-UBM (export/gmm_ubm.py, no
+neural net); the speakers' real reference segments go through the same judges as the
+reference row, and a per-speaker table follows.
 
 `--teacher VOICE --teacher-voices kokoro-js-1.2.1.tgz`: the Kokoro teacher reads the same
 sentences in VOICE, judged beside edgevc (needs the `[teacher]` extra).
@@ -21,15 +25,16 @@ See benchmarks/README.md for what each figure means.
 import argparse
 import json
 import logging
-import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import command
 from edgevc.audio.io import load_audio
 from edgevc.errors import InputError
+from edgevc.export.gmm_ubm import GmmUbm
 from edgevc.export.judges import MOS_KEYS, Judges, read_recordings, unit
 from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.enroll import Enroller
@@ -40,6 +45,9 @@ log = logging.getLogger("quality")
 SR = 16000
 ENROLL_FILES = 3
 SEGMENT_S, ENROLL_SEGMENTS = 3.0, 2
+ENROLL_MAX_S = 30.0  # the clone targets hold at <= 30 s of enrollment speech (issue 16)
+MIN_SEGMENTS = ENROLL_SEGMENTS + 1  # a held-out speaker with less speech is left out
+GMM_COMPONENTS = 64  # the UBM: about 150 frames per component on 16 x 6 s of enrollment
 
 
 def aggregate(rows: list[dict]) -> dict:
@@ -81,8 +89,14 @@ def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
             "centroid": unit(np.mean(embs, axis=0)) if judges.secs and embs else None}
 
 
-def heldout_voices(folder: Path) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
-    """(speaker, enrollment segments, reference segments) per held-out speaker in `folder`."""
+def heldout_voices(folder: Path, enroll_seconds: float = ENROLL_SEGMENTS * SEGMENT_S
+                   ) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
+    """(speaker, enrollment segments, reference segments) per held-out speaker in `folder`.
+
+    A speaker's speech (silence trimmed per file) is cut into SEGMENT_S segments; the first
+    half of them (rounded up), at most `enroll_seconds` of speech, enroll, the rest are the
+    references; a speaker with under MIN_SEGMENTS segments is left out. The default, 6 s,
+    is the first two segments whatever the speaker's length (speaker_emphasis.py)."""
     from edgevc.audio.processing import normalize_peak, trim_silence
     from edgevc.export.heldout import HeldOut
 
@@ -94,9 +108,119 @@ def heldout_voices(folder: Path) -> list[tuple[str, list[np.ndarray], list[np.nd
                               for p in audio_files(folder / spk)])
         n = int(SEGMENT_S * SR)
         segs = [wav[i:i + n] for i in range(0, len(wav) - n + 1, n)]
-        if len(segs) > ENROLL_SEGMENTS:
-            voices.append((spk, segs[:ENROLL_SEGMENTS], segs[ENROLL_SEGMENTS:]))
+        if len(segs) >= MIN_SEGMENTS:
+            k = min(max(1, int(enroll_seconds / SEGMENT_S + 1e-9)), (len(segs) + 1) // 2)
+            voices.append((spk, segs[:k], segs[k:]))
     return voices
+
+
+def identify(k: int, emb: np.ndarray | None, gmm_scores: np.ndarray | None, speakers: list[str],
+             enroll_cents: np.ndarray | None, ref_cents: np.ndarray | None,
+             own_ref: np.ndarray | None) -> dict:
+    """Speaker fields of one clip of held-out speaker `k` (a clone's sentence or a real
+    reference segment) among `speakers`:
+
+    - secs: cosine of `emb` with `own_ref`, the centroid of the speaker's references (for a
+      real reference segment: of the speaker's other references; None when there are none);
+    - best_other_secs, best_other: the highest cosine with another speaker's reference
+      centroid (`ref_cents`, one row per speaker), and whose; secs_above_best_other;
+    - id_embedding(_hit): the speaker whose enrollment centroid (`enroll_cents`) is nearest;
+    - id_gmm(_hit): the speaker whose GMM-UBM model scores highest (`gmm_scores`, the log-
+      likelihood ratios in `speakers` order; None: the clip could not be scored, a miss).
+    """
+    out: dict = {}
+    if emb is not None and ref_cents is not None and enroll_cents is not None:
+        others = [j for j in range(len(speakers)) if j != k]
+        sims = ref_cents[others] @ emb
+        j = int(np.argmax(sims))
+        secs = float(emb @ unit(own_ref)) if own_ref is not None else None
+        out.update(secs=secs, best_other_secs=float(sims[j]), best_other=speakers[others[j]],
+                   secs_above_best_other=None if secs is None else bool(secs > sims[j]))
+        top = int(np.argmax(enroll_cents @ emb))
+        out.update(id_embedding=speakers[top], id_embedding_hit=top == k)
+    top_gmm = None if gmm_scores is None else int(np.argmax(gmm_scores))
+    out.update(id_gmm=None if top_gmm is None else speakers[top_gmm], id_gmm_hit=top_gmm == k)
+    return out
+
+
+def share(rows: list[dict], key: str) -> float | None:
+    """Mean of `key` over the rows where it is not None (True counts 1)."""
+    vals = [float(r[key]) for r in rows if r.get(key) is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def id_aggregate(rows: list[dict], gmm: bool = True) -> dict:
+    """The speaker figures of held-out clips: mean best-other SECS, the share of clips whose
+    SECS beats it, and top-1 identification by the embedding and by the GMM-UBM."""
+    return {"best_other_secs": share(rows, "best_other_secs"),
+            "secs_above_best_other": share(rows, "secs_above_best_other"),
+            "top1_embedding": share(rows, "id_embedding_hit"),
+            "top1_gmm": share(rows, "id_gmm_hit") if gmm else None}
+
+
+def judge_heldout(judges, voices, clones, enroll_cap: float, label: str = "",
+                  components: int = GMM_COMPONENTS) -> list[dict]:
+    """The clones of the held-out speakers and, as the reference row, the speakers' own
+    real reference segments, through the same judges: two pooled systems with a row per
+    clip and a per-speaker table. `voices`: heldout_voices(); `clones`: per speaker,
+    (rows, embeddings, audio) of its clone's sentences from synth_system."""
+    speakers = [spk for spk, _, _ in voices]
+    gmm: GmmUbm | None = None
+    try:
+        gmm = GmmUbm(components).fit({spk: np.concatenate(enr) for spk, enr, _ in voices})
+        judges.notes["gmm_ubm"] = gmm.describe()
+    except InputError as err:  # fewer than 2 speakers, too little speech for the UBM
+        judges.notes["gmm_ubm"] = f"skipped ({err})"
+        log.warning("GMM-UBM judge %s", judges.notes["gmm_ubm"])
+
+    def gmm_scores(wav, what):
+        if gmm is None:
+            return None
+        try:
+            return gmm.scores(wav, what)
+        except InputError as err:  # a silent or cut-off clip: counted as a miss
+            log.warning("GMM-UBM: %s", err)
+            return None
+
+    enroll_cents = ref_cents = None
+    ref_embs: list[list] = [[None] * len(refs) for _, _, refs in voices]
+    if judges.secs:
+        enroll_cents = np.stack([unit(np.mean([judges.embed(w) for w in enr], axis=0))
+                                 for _, enr, _ in voices])
+        ref_embs = [[judges.embed(w) for w in refs] for _, _, refs in voices]
+        ref_cents = np.stack([unit(np.mean(e, axis=0)) for e in ref_embs])
+    clone_rows, real_rows = [], []
+    for k, ((spk, _, refs), (rows, embs, wavs)) in enumerate(zip(voices, clones)):
+        for r, e, w in zip(rows, embs, wavs):
+            uid = f"{spk}/{r['id']}"
+            clone_rows.append(dict(r, id=uid, speaker=spk, **identify(
+                k, e, gmm_scores(w, f"clone {uid}"), speakers, enroll_cents, ref_cents,
+                None if ref_cents is None else ref_cents[k])))
+        for i, (w, e) in enumerate(zip(refs, ref_embs[k])):
+            uid = f"{spk}/ref{i + 1:02d}"
+            own = unit(np.sum(ref_embs[k], axis=0) - e) if e is not None and len(refs) > 1 else None
+            real_rows.append({"id": uid, "speaker": spk, "seconds": round(len(w) / SR, 2),
+                              **judges.mos(uid, w),
+                              **identify(k, e, gmm_scores(w, f"real {uid}"), speakers,
+                                         enroll_cents, ref_cents, own)})
+    info = {"speakers": speakers, "enroll_seconds_max": enroll_cap,
+            "enroll_seconds": {spk: round(sum(len(w) for w in enr) / SR, 2) for spk, enr, _ in voices},
+            "reference_seconds": {spk: round(sum(len(w) for w in refs) / SR, 2)
+                                  for spk, _, refs in voices},
+            "reference_segments": {spk: len(refs) for spk, _, refs in voices}}
+    n = len(voices)
+    return [dict(info, name=f"edgevc clones of {n} held-out speakers{label}", rows=clone_rows),
+            dict(info, name=f"real recordings of the {n} held-out speakers (reference)",
+                 rows=real_rows)]
+
+
+def per_speaker(system: dict, gmm: bool = True) -> dict:
+    """{speaker: aggregate and identification figures over that speaker's clips}."""
+    out = {}
+    for spk in system["speakers"]:
+        rows = [r for r in system["rows"] if r["speaker"] == spk]
+        out[spk] = {**aggregate(rows), **id_aggregate(rows, gmm)}
+    return out
 
 
 def synth_system(judges, synth, name, sentences, speaker=None, speak=None) -> tuple[dict, list]:
@@ -125,6 +249,9 @@ def main() -> None:
                     help="clone the export/heldout.txt speakers found in DIR (e.g. librispeech-251)")
     ap.add_argument("--clone-sentences", type=int, default=5,
                     help="sentences per --heldout-speakers voice (default 5)")
+    ap.add_argument("--enroll-seconds", type=float, default=ENROLL_MAX_S, metavar="S",
+                    help="--heldout-speakers: enroll each from the first half of their speech, "
+                         f"at most S seconds (default {ENROLL_MAX_S:g}); the rest are the references")
     ap.add_argument("--teacher-enroll", action="store_true",
                     help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
                          "trained on, not the bundle's student encoder (tells encoder error from "
@@ -145,6 +272,8 @@ def main() -> None:
         ap.error("--teacher needs --teacher-voices")
     if args.default_voice_is_teacher and not args.teacher:
         ap.error("--default-voice-is-teacher needs --teacher")
+    if args.enroll_seconds < SEGMENT_S:
+        ap.error(f"--enroll-seconds: at least {SEGMENT_S:g} (one segment)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
     sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
@@ -202,41 +331,39 @@ def main() -> None:
         set_secs(system["rows"], embs, centroid)
         clones.append((system, embs, centroid))
         systems.append(system)
-    heldout = []  # one pooled system for all held-out speakers; identification among them
+    # held-out speakers: clones and their real recordings pooled; identification among them
     embed_wav = enroller.embed_wav
     if args.teacher_enroll:
         from edgevc.export.speaker_teacher import Teacher
         embed_wav = Teacher().window_embeddings
-    for spk, enroll_segs, refs in (heldout_voices(args.heldout_speakers) if args.heldout_speakers else []):
+    voices = heldout_voices(args.heldout_speakers, args.enroll_seconds) if args.heldout_speakers else []
+    heldout = []  # per speaker: (rows, embeddings, audio) of the clone's sentences
+    for spk, enroll_segs, _ in voices:
         emb = unit(np.concatenate([embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)
+        wavs: list[np.ndarray] = []
+
+        def speak(text, emb=emb, wavs=wavs):
+            wavs.append(synth.synthesize(text, emb))
+            return wavs[-1]
         system, embs = synth_system(judges, synth, f"held-out clone {spk}",
-                                    sentences[:args.clone_sentences], emb)
-        centroid = unit(np.mean([judges.embed(w) for w in refs], axis=0)) if judges.secs else None
-        set_secs(system["rows"], embs, centroid)
-        heldout.append((spk, system, embs, centroid, len(refs)))
-    if heldout:
-        rows = [dict(r, id=f"{spk}/{r['id']}") for spk, system, *_ in heldout for r in system["rows"]]
-        enrolled_by = " (teacher-enrolled)" if args.teacher_enroll else ""
-        pooled = {"name": f"edgevc clones of {len(heldout)} held-out speakers{enrolled_by}", "rows": rows,
-                  "speakers": [h[0] for h in heldout], "enroll_seconds": ENROLL_SEGMENTS * SEGMENT_S,
-                  "reference_segments": {h[0]: h[4] for h in heldout}}
-        systems.append(pooled)
-        if judges.secs:
-            cents = np.stack([h[3] for h in heldout])
-            hits = [np.argmax(np.stack(h[2]) @ cents.T, 1) == k for k, h in enumerate(heldout)]
-            pooled["top1_id_per_speaker"] = {h[0]: float(np.mean(x)) for h, x in zip(heldout, hits)}
-            pooled["top1_id"] = float(np.mean(np.concatenate(hits)))
+                                    sentences[:args.clone_sentences], speak=speak)
+        heldout.append((system["rows"], embs, wavs))
+    if voices:
+        label = " (teacher-enrolled)" if args.teacher_enroll else ""
+        systems += judge_heldout(judges, voices, heldout, args.enroll_seconds, label)
     for s in systems:
         s["aggregate"] = aggregate(s["rows"])
+        if "speakers" in s:
+            has_gmm = not judges.notes.get("gmm_ubm", "").startswith("skipped")
+            s["aggregate"].update(id_aggregate(s["rows"], has_gmm))
+            s["per_speaker"] = per_speaker(s, has_gmm)
     if judges.secs and len(clones) > 1:  # top-1 speaker identification among --clone speakers
         cents = np.stack([c for _, _, c in clones])
         for k, (system, embs, _) in enumerate(clones):
             system["aggregate"]["top1_id"] = float(np.mean(np.argmax(np.stack(embs) @ cents.T, 1) == k))
-    if heldout and judges.secs:
-        systems[-1]["aggregate"]["top1_id"] = systems[-1].pop("top1_id")
 
     s = bundle.summary()
-    res = {"command": shlex.join(["python", *sys.argv]),
+    res = {"command": command("quality"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
            "phase": synth.phase, "default_voice_is_teacher": args.default_voice_is_teacher,
@@ -269,12 +396,43 @@ def table(res: dict) -> str:
     against = "the teacher voice's speech" if res.get("default_voice_is_teacher") else "the --real recordings"
     notes.append(f"- SECS: default voice against {against}; real recordings and the teacher's "
                  "sentences each against the others; clones against their held-out recordings.")
-    for s in res["systems"]:
-        if "speakers" in s:
-            notes.append(f"- {s['name']}: enrolled from {s['enroll_seconds']:g} s each, judged "
-                         f"against their other recordings; top-1 identification among all of them")
+    heldout = [s for s in res["systems"] if "speakers" in s]
+    if heldout:
+        enr, ref = heldout[0]["enroll_seconds"].values(), heldout[0]["reference_seconds"].values()
+        notes.append(
+            f"- held-out speakers: each enrolled from the first half of their speech (3 s cuts), "
+            f"at most {heldout[0]['enroll_seconds_max']:g} s: here {min(enr):.1f}-{max(enr):.1f} s "
+            f"(mean {np.mean(list(enr)):.1f} s); judged against the rest, {min(ref):.1f}-"
+            f"{max(ref):.1f} s. SECS: against the centroid of the speaker's references (a real "
+            "reference cut: of their other cuts); best other: the highest against another held-out "
+            "speaker's references. Top-1: among all of them, by the embedding (nearest centroid of "
+            "the enrollment cuts) and by the GMM-UBM (enrolled from the same cuts); the real "
+            "recordings row holds the reference cuts through the same judges.")
     notes.append(f"- bundle {res['bundle']} ({', '.join(f'{r} {p}' for r, p in res['precision'].items())})")
-    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n" + heldout_tables(heldout)
+
+
+def heldout_tables(systems: list[dict]) -> str:
+    """The held-out speakers' identification table, then one per-speaker table a system."""
+    if not systems:
+        return ""
+    cols = ("| SECS | best other SECS | SECS > best other | top-1 embedding | top-1 GMM-UBM | "
+            "WER (Whisper) | DNSMOS OVRL |")
+
+    def cells(a: dict) -> str:
+        return (f"| {fmt(a['secs'])} | {fmt(a['best_other_secs'])} | "
+                f"{fmt(a['secs_above_best_other'], '.0%')} | {fmt(a['top1_embedding'], '.0%')} | "
+                f"{fmt(a['top1_gmm'], '.0%')} | {fmt(a.get('wer'), '.1%')} | {fmt(a['ovrl_mos'], '.2f')} |")
+    out = ["", f"## Held-out speakers: identification among {len(systems[0]['speakers'])}", "",
+           f"| system {cols} n |", "|---|---|---|---|---|---|---|---|---|"]
+    out += [f"| {s['name']} {cells(s['aggregate'])} {s['aggregate']['n']} |" for s in systems]
+    for s in systems:
+        out += ["", f"### Per speaker: {s['name']}", "",
+                f"| speaker | enrolled s | reference s {cols} clips |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {spk} | {s['enroll_seconds'][spk]:.1f} | {s['reference_seconds'][spk]:.1f} "
+                f"{cells(a)} {a['n']} |" for spk, a in s["per_speaker"].items()]
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -213,10 +213,17 @@ class Judges:
         if self.asr:
             ref, hyp = clean(normalize(text)), clean(self.transcribe(wav))
             row.update({f"{k}_ps": v for k, v in score_words(ref, hyp).items()})
-        if self.dnsmos:
-            try:
-                r = self.dnsmos.run(np.clip(wav, -1, 1).astype(np.float32), sr=SR)
-                row.update({k: float(np.mean(r[k])) for k in MOS_KEYS})
-            except Exception as e:
-                log.warning("DNSMOS failed on %s: %s", uid, e)
+        row.update(self.mos(uid, wav))
         return row, (self.embed(wav) if self.secs else None)
+
+    def mos(self, uid: str, wav: np.ndarray) -> dict:
+        """DNSMOS of `wav` ({} without the judge or when it fails): for clips without a
+        transcript, such as cuts of a held-out speaker's recordings."""
+        if not self.dnsmos:
+            return {}
+        try:
+            r = self.dnsmos.run(np.clip(wav, -1, 1).astype(np.float32), sr=SR)
+            return {k: float(np.mean(r[k])) for k in MOS_KEYS}
+        except Exception as e:
+            log.warning("DNSMOS failed on %s: %s", uid, e)
+            return {}
