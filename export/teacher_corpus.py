@@ -173,6 +173,14 @@ def done_ids(manifest: Path) -> set[str]:
     return done
 
 
+def _previous_runs(about: Path) -> list[dict]:
+    try:
+        runs = json.loads(about.read_text(encoding="utf-8")).get("runs")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return runs if isinstance(runs, list) else []
+
+
 def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: int, done: set[str]):
     for i in range(count):
         voice, speed = voices.voice(i)
@@ -195,8 +203,14 @@ def run(args) -> int:
              "sample_rate": SR, "seed": args.seed, "default_voice": args.default_voice,
              "default_share": args.default_share,
              "mixtures": {v.speaker: v.weights for v in plan.mixtures}, "text_weights": TEXT_WEIGHTS}
+    done = done_ids(manifest)
+    # A corpus grown over several runs may change --default-share or --count between them
+    # (the plan of each index follows the run that made it): keep every run's settings.
+    about["runs"] = [*_previous_runs(out / "teacher.json"),
+                     {"utterances_before": len(done), "count": args.count,
+                      "default_share": args.default_share}]
     (out / "teacher.json").write_text(json.dumps(about, indent=1) + "\n", encoding="utf-8")
-    jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done_ids(manifest)))
+    jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done))
     log.info("%d of %d utterances to make in %s (%d jobs)", len(jobs), args.count, out, args.jobs)
     if not jobs:
         return 0

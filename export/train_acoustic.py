@@ -94,15 +94,35 @@ def truth(batch, dev) -> Targets:
     return Targets(mel, torch.log1p(dur.float()), pitch, energy)
 
 
-def predict(model, batch, dev):
+def predict(model, batch, dev, predicted_variance: float = 0.0, rng=None):
     """The model's outputs for a batch, given the true durations, pitch and energy
-    (teacher forcing), as Targets, with the phoneme mask (B, N) and frame mask (B, T, 1)."""
+    (teacher forcing), as Targets, with the phoneme mask (B, N) and frame mask (B, T, 1).
+
+    `predicted_variance`: the share of utterances whose states take the model's own pitch and
+    energy predictions (detached) instead of the true ones. A decoder that only ever saw the
+    true values leans on them: in session 9, 20 held-out teacher sentences read 17% WER with
+    true pitch and energy and 30% with predicted ones (durations true in both)."""
     ids, dur, mel, n_text, _n_mel, spk = [t.to(dev) for t in batch[:6]]
     pitch, energy = [t.to(dev) for t in batch[6:]] or (None, None)
     tmask = lengths_mask(n_text).unsqueeze(-1).to(dev)
+    if predicted_variance > 0 and pitch is not None and energy is not None:
+        pitch, energy = _mix_predicted(model, ids, spk, tmask, pitch, energy, predicted_variance, rng)
     h, logdur, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask, pitch, energy)
     frames, fmask = expand(h, dur, max_len=mel.shape[1])
     return Targets(model.decode(frames, spk, fmask), logdur, p_hat, e_hat), tmask[..., 0], fmask
+
+
+def _mix_predicted(model, ids, spk, tmask, pitch, energy, share: float, rng):
+    """True pitch/energy (B, N), with those of a random `share` of the utterances (all of
+    them at share 1) replaced by the model's detached predictions."""
+    with torch.no_grad():
+        _, _, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask)
+    if share >= 1:
+        pick = torch.ones(len(ids), 1, dtype=torch.bool, device=pitch.device)
+    else:
+        draw = (rng or np.random.default_rng()).random(len(ids)) < share
+        pick = torch.from_numpy(draw).to(pitch.device).unsqueeze(1)
+    return torch.where(pick, p_hat, pitch), torch.where(pick, e_hat, energy)
 
 
 def loss_terms(pred: Targets, target: Targets, tmask, fmask):
@@ -116,9 +136,9 @@ def loss_terms(pred: Targets, target: Targets, tmask, fmask):
     return mel_loss, dur_loss, pitch_loss, energy_loss
 
 
-def losses(model, batch, dev):
+def losses(model, batch, dev, predicted_variance: float = 0.0, rng=None):
     """loss_terms of the model against the recordings."""
-    pred, tmask, fmask = predict(model, batch, dev)
+    pred, tmask, fmask = predict(model, batch, dev, predicted_variance, rng)
     return loss_terms(pred, truth(batch, dev), tmask, fmask)
 
 
@@ -144,9 +164,12 @@ def split_validation(cache: FeatureCache, indices, share: float) -> tuple[list, 
 
 @torch.no_grad()
 def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int) -> list[float]:
-    """Mean losses over `indices` in fixed batches, without embedding noise."""
+    """Mean losses over `indices` in fixed batches, without embedding noise: the four terms
+    with the true durations, pitch and energy, then (variance models) the mel loss with the
+    true durations and the model's own pitch and energy, as at run time."""
     model.eval()
-    totals, n = np.zeros(4), 0
+    variance = targets is not None
+    totals, n = np.zeros(5 if variance else 4), 0
     order = sorted(indices, key=lambda i: len(cache.mel(i)))
     batch, frames = [], 0
     for i in [*order, None]:
@@ -155,7 +178,10 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
             frames += len(cache.mel(i))
             continue
         b = make_batch(cache, durs, batch, None, emb_noise=0.0, variance=targets)
-        totals += np.array([x.item() for x in losses(model, b, dev)]) * len(batch)
+        terms = [x.item() for x in losses(model, b, dev)]
+        if variance:
+            terms.append(losses(model, b, dev, predicted_variance=1.0)[0].item())
+        totals += np.array(terms) * len(batch)
         n += len(batch)
         batch, frames = ([i], len(cache.mel(i))) if i is not None else ([], 0)
     model.train()
@@ -167,9 +193,10 @@ def log_validation(path, step: int, values) -> None:
     with open(path, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(["step", "mel", "dur", "pitch", "energy"])
+            w.writerow(["step", "mel", "dur", "pitch", "energy", "mel_predicted_variance"][:len(values) + 1])
         w.writerow([step, *[f"{v:.5f}" for v in values]])
-    log.info("step %d validation: mel %.4f dur %.4f pitch %.4f energy %.4f", step, *values)
+    log.info("step %d validation: %s", step, " ".join(
+        f"{k} {v:.4f}" for k, v in zip(("mel", "dur", "pitch", "energy", "mel(predicted p/e)"), values)))
 
 
 def load_training_set(cache_path: str, durations_path: str, val_share: float):
@@ -232,7 +259,12 @@ def main():
                     "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
     ap.add_argument("--oversample", action="append", default=[], metavar="SPEAKER=K",
                     help="draw SPEAKER's utterances K times as often (e.g. the default voice)")
+    ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
+                    help="share of utterances whose decoder input takes the model's own pitch "
+                    "and energy instead of the true ones, as at run time (0: teacher forcing)")
     a = ap.parse_args()
+    if not 0 <= a.predicted_variance <= 1:
+        raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
     weights = parse_oversample(a.oversample)
     if a.init:  # checked now: a bad --init would otherwise fail after the data has loaded
         load_model_or_exit(a.init, "acoustic")
@@ -253,8 +285,9 @@ def main():
         load_initial(model, init.config, init.weights,
                      torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
     targets = VarianceTargets(cache, durs, targets_for) if variance else None
+    mix_rng = np.random.default_rng()
     fit(run, model, (cache, durs, ok, val, targets), a, dev,
-        lambda batch: losses(model, batch, dev))
+        lambda batch: losses(model, batch, dev, a.predicted_variance, mix_rng))
 
 
 def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "acoustic",

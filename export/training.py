@@ -4,6 +4,8 @@ import argparse
 import csv
 import logging
 import os
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +34,9 @@ class Run:
         self.ckpt = self.dir / "last.pt"
         self._csv = None
         self._t0 = time.time()
+        # Every invocation that trained this run, with its options: the run's own recipe.
+        with open(self.dir / "commands.txt", "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {shlex.join(sys.argv)}\n")
 
     def resume(self, modules: dict, optimizers: dict) -> int:
         if not self.ckpt.exists():

@@ -114,3 +114,37 @@ def test_oversampling_repeats_only_the_named_speaker():
             parse_oversample(bad)
     with pytest.raises(SystemExit, match="no training utterances"):
         oversampled(cache, [1, 3], {"a": 2})
+
+
+def test_predicted_variance_feeds_the_decoder_the_models_own_pitch_and_energy():
+    """--predicted-variance: the decoder sees the model's (detached) pitch and energy for the
+    chosen utterances and the true values for the rest; 0 keeps teacher forcing."""
+    import numpy as np
+
+    from edgevc.export.train_acoustic import _mix_predicted, predict
+
+    torch.manual_seed(0)
+    model = AcousticModel(dim=32, hidden=64, variance=True).eval()
+    B, N = 4, 7
+    ids = torch.randint(1, 20, (B, N))
+    spk = torch.nn.functional.normalize(torch.randn(B, model.config["spk_dim"]), dim=1)
+    mask = torch.ones(B, N, 1)
+    true_p, true_e = torch.full((B, N), 3.0), torch.full((B, N), -3.0)
+    with torch.no_grad():
+        _, _, p_hat, e_hat = model.encode_with_variance(ids, spk, mask)
+    p, e = _mix_predicted(model, ids, spk, mask, true_p, true_e, 1.0, None)
+    assert torch.allclose(p, p_hat) and torch.allclose(e, e_hat) and not p.requires_grad
+    p, e = _mix_predicted(model, ids, spk, mask, true_p, true_e, 0.5, np.random.default_rng(3))
+    took = (p == p_hat).all(1)
+    assert torch.equal(took, (e == e_hat).all(1))  # pitch and energy come from the same side
+    assert torch.equal(~took, (p == 3.0).all(1)) and 0 < int(took.sum()) < B
+
+    dur = torch.full((B, N), 2)
+    batch = [ids, dur, torch.zeros(B, 2 * N, model.config["n_mels"]), torch.full((B,), N),
+             torch.full((B,), 2 * N), spk, true_p, true_e]
+    forced, _, _ = predict(model, batch, "cpu")
+    own, _, _ = predict(model, batch, "cpu", predicted_variance=1.0)
+    h_own, _, _, _ = model.encode_with_variance(ids, spk, mask, p_hat, e_hat)
+    frames, fmask = expand(h_own, dur)
+    assert torch.allclose(own.mel, model.decode(frames, spk, fmask), atol=1e-5)
+    assert not torch.allclose(forced.mel, own.mel, atol=1e-3)

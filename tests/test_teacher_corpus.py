@@ -179,3 +179,14 @@ def test_cli_names_missing_voices_in_one_line(tmp_path, capsys):
     assert teacher_corpus.main(["--voices", str(tmp_path / "none.tgz"), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "none.tgz: not found" in err
+
+
+def test_each_run_of_a_growing_corpus_keeps_its_settings(tmp_path):
+    """A corpus resumed with another --default-share records both runs in teacher.json."""
+    about = tmp_path / "teacher.json"
+    assert teacher_corpus._previous_runs(about) == []          # a new corpus
+    about.write_text('{"runs": [{"utterances_before": 0, "default_share": 0.5}]}')
+    assert teacher_corpus._previous_runs(about) == [{"utterances_before": 0, "default_share": 0.5}]
+    for bad in ("{not json", '["a list"]', '{"runs": "x"}'):
+        about.write_text(bad)
+        assert teacher_corpus._previous_runs(about) == []
