@@ -407,19 +407,48 @@ def _write(path, wav, sr=16000):
     return path
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("white", "sounds like noise"), ("brown", "sounds like noise"),
-    ("tone", "sounds like a steady tone"), ("sweep", "sounds like a steady tone"),
-])
-def test_enroll_refuses_audio_that_is_not_speech(tmp_path, kind, fragment):
+def _harmonic(f0, t, odd_only=False, top=7000):
+    """A band-limited sawtooth (square wave: odd harmonics only) at f0 Hz."""
+    import numpy as np
+    ks = range(1, int(top / f0) + 1, 2 if odd_only else 1)
+    return sum(np.sin(2 * np.pi * k * f0 * t) / k for k in ks)
+
+
+def _not_speech(kind):
     import numpy as np
     rng = np.random.default_rng(0)
     t = np.arange(48000) / 16000
-    wav = {"white": 0.1 * rng.normal(size=48000),
-           "brown": np.cumsum(rng.normal(size=48000)),
-           "tone": 0.3 * np.sin(2 * np.pi * 440 * t),
-           "sweep": 0.3 * np.sin(2 * np.pi * (200 * t + 300 * t ** 2))}[kind]
-    wav = 0.5 * wav / np.abs(wav).max()
+    if kind == "melody":  # C major up and down, 0.25 s sawtooth notes with 10 ms ramps
+        notes = [261.63, 293.66, 329.63, 349.23, 392.0, 349.23, 329.63, 293.66] * 2
+        tn = np.arange(4000) / 16000
+        ramp = np.minimum(1, np.minimum(np.arange(4000), 3999 - np.arange(4000)) / 160)
+        wav = np.concatenate([_harmonic(f, tn) * ramp for f in notes])[:48000]
+    else:
+        wav = {"white": lambda: 0.1 * rng.normal(size=48000),
+               "brown": lambda: np.cumsum(rng.normal(size=48000)),
+               "tone": lambda: np.sin(2 * np.pi * 440 * t),
+               "sweep": lambda: np.sin(2 * np.pi * (200 * t + 300 * t ** 2)),
+               # the square wave of a buzzer, unfiltered (aliased) and band-limited
+               "square": lambda: np.sign(np.sin(2 * np.pi * 150 * t)),
+               "square_band_limited": lambda: _harmonic(120, t, odd_only=True),
+               # C major, sawtooth voices
+               "chord": lambda: sum(_harmonic(f, t) for f in (261.63, 329.63, 392.0)),
+               }[kind]()
+    return 0.5 * wav / np.abs(wav).max()
+
+
+NOT_SPEECH = [
+    ("white", "sounds like noise"), ("brown", "sounds like noise"),
+    ("tone", "sounds like a steady tone"), ("sweep", "sounds like a steady tone"),
+    ("square", "sounds like music or a held note"),
+    ("square_band_limited", "sounds like music or a held note"),
+    ("chord", "sounds like music or a held note"), ("melody", "sounds like music or a held note"),
+]
+
+
+@pytest.mark.parametrize("kind, fragment", NOT_SPEECH)
+def test_enroll_refuses_audio_that_is_not_speech(tmp_path, kind, fragment):
+    wav = _not_speech(kind)
     src = _write(tmp_path / f"{kind}.wav", wav)
     res = run_cli("enroll", src, "-o", tmp_path / "me.npy")
     assert_one_line_error(res, f"{kind}.wav", fragment)
@@ -449,6 +478,29 @@ def test_speech_evidence_accepts_speech_like_and_real_speech(speech_like):
     wav = load_audio(speech_like)
     t = np.arange(len(wav)) / 16000
     assert speech_evidence(wav + 0.2 + 0.05 * np.sin(2 * np.pi * 50 * t)).problem() is None
+
+
+def test_speech_evidence_refuses_music_with_margin_and_passes_readers():
+    """The steadiness criterion has room on both sides: held notes and chords measure at
+    least 0.4, read speech (LibriSpeech readers, where present) at most 0.2."""
+    import glob
+
+    from edgevc.audio.io import load_audio
+    from edgevc.audio.processing import voiced_span
+    from edgevc.audio.speechness import MAX_STEADINESS, speech_evidence
+    for kind in ("square", "square_band_limited", "chord", "melody"):
+        ev = speech_evidence(_not_speech(kind))
+        assert ev.steadiness >= 0.4 > MAX_STEADINESS, (kind, ev)
+        assert "music" in ev.problem()
+    here = os.path.dirname(__file__)
+    readers = sorted(glob.glob(os.path.join(here, "../../shared/data/speech/librispeech-251/*/*.flac")))
+    if not readers:
+        pytest.skip("no LibriSpeech readers here (../shared/data/speech)")
+    for path in readers[::10]:
+        wav = load_audio(path)
+        span = voiced_span(wav)
+        ev = speech_evidence(wav[span[0]:span[1]])
+        assert ev.steadiness <= 0.2 and ev.problem() is None, (path, ev)
 
 
 def test_devices_does_not_call_a_provider_ok_that_runs_nothing_itself():
