@@ -54,9 +54,10 @@ class HeldOut:
 
 
 def make(librispeech: Path, transcribed: list[Path], n_per_sex: int = 10,
-         text_fraction: float = 0.04) -> str:
+         text_fraction: float = 0.04, kaldi: tuple[Path, ...] = ()) -> str:
     """Pick the split deterministically: by hash, `n_per_sex` LibriSpeech readers of each sex,
-    and `text_fraction` of each transcribed corpus's distinct sentences."""
+    `text_fraction` of each transcribed corpus's distinct sentences, and from each Kaldi
+    corpus (speechocean762) 5 adults and 5 children of both sexes."""
     from edgevc.export.corpus import read_corpus
 
     sex = {}
@@ -74,7 +75,36 @@ def make(librispeech: Path, transcribed: list[Path], n_per_sex: int = 10,
     for corpus in transcribed:
         keys = sorted({text_key(u.text) for u in read_corpus(corpus)}, key=_rank)
         lines += [f"text {k}" for k in keys[: max(1, round(text_fraction * len(keys)))]]
+    for root in kaldi:
+        lines += [f"speaker {s}" for s in pick_kaldi_speakers(root)]
     return "\n".join(lines) + "\n"
+
+
+# speechocean762 (Kaldi data dirs): children are 6-15 years old, adults 19-43; none between.
+ADULT_AGE = 18
+
+
+def pick_kaldi_speakers(root: Path, adults: tuple[int, int] = (3, 2),
+                        children: tuple[int, int] = (2, 3)) -> list[str]:
+    """Speakers of a Kaldi corpus (`spk2gender`, `spk2age` in its data dirs) to hold out, by
+    hash: (female, male) counts of adults and of children. Named as `prepare` names them,
+    `<corpus folder>-<speaker>` (e.g. speechocean762-0005)."""
+    from edgevc.export.corpus import _kaldi_table, kaldi_dirs
+
+    gender, age = {}, {}
+    for d in kaldi_dirs(root):
+        gender.update(_kaldi_table(d / "spk2gender"))
+        age.update(_kaldi_table(d / "spk2age"))
+    picked = []
+    for (n_f, n_m), is_adult in ((adults, True), (children, False)):
+        for sex, n in (("f", n_f), ("m", n_m)):
+            pool = [s for s in gender if gender[s].lower() == sex and s in age
+                    and (int(age[s]) >= ADULT_AGE) == is_adult]
+            if len(pool) < n:
+                raise ValueError(f"{root}: only {len(pool)} {'adult' if is_adult else 'child'} "
+                                 f"speakers of sex {sex}, need {n}")
+            picked += sorted(pool, key=_rank)[:n]
+    return [f"{root.name}-{s}" for s in picked]
 
 
 def link_heldout_recordings(corpus: Path, out: Path, heldout: HeldOut) -> int:
@@ -99,6 +129,8 @@ def main():
     ap.add_argument("--make", action="store_true", help="write export/heldout.txt")
     ap.add_argument("--librispeech", type=Path, help="with --make or alone: the readers to pick from")
     ap.add_argument("--corpus", type=Path, action="append", default=[])
+    ap.add_argument("--kaldi", type=Path, action="append", default=[],
+                    help="a Kaldi corpus (speechocean762) to hold 5 adults and 5 children of")
     ap.add_argument("--recordings", type=Path, metavar="CORPUS",
                     help="instead: link an LJSpeech-layout corpus's held-out takes into --out "
                          "(for benchmarks/quality.py --real)")
@@ -115,7 +147,7 @@ def main():
         return
     if a.librispeech is None:
         ap.error("--librispeech is required (or --recordings CORPUS --out DIR)")
-    text = make(a.librispeech, a.corpus)
+    text = make(a.librispeech, a.corpus, kaldi=tuple(a.kaldi))
     if a.make:
         HELDOUT_FILE.write_text(text, encoding="utf-8")
     else:

@@ -79,6 +79,28 @@ def test_kaldi_data_directories_with_paths_from_the_corpus_root(tmp_path):
     assert read_corpus(root / "test", require_text=False)[0].speaker == "test-0001"
 
 
+def test_kaldi_held_out_speakers_are_adults_and_children_of_both_sexes(tmp_path):
+    from edgevc.export.heldout import pick_kaldi_speakers
+
+    root = tmp_path / "speechocean762"
+    # eight children (6-13) and eight adults (28-35), alternating sexes
+    speakers = [(f"{k:04d}", "fm"[k % 2], 6 + k if k < 8 else 20 + k) for k in range(16)]
+    for split, part in (("train", speakers[:8]), ("test", speakers[8:])):
+        (root / split).mkdir(parents=True)
+        (root / split / "wav.scp").write_text("")
+        (root / split / "spk2gender").write_text("".join(f"{s} {g}\n" for s, g, _ in part))
+        (root / split / "spk2age").write_text("".join(f"{s}\t{a}\n" for s, _, a in part))
+    got = pick_kaldi_speakers(root)
+    assert len(got) == len(set(got)) == 10 and got == pick_kaldi_speakers(root)
+    info = {f"speechocean762-{s}": (g, a) for s, g, a in speakers}
+    adults = [info[s] for s in got if info[s][1] >= 18]
+    children = [info[s] for s in got if info[s][1] < 18]
+    assert sorted(g for g, _ in adults) == ["f", "f", "f", "m", "m"]
+    assert sorted(g for g, _ in children) == ["f", "f", "m", "m", "m"]
+    with pytest.raises(ValueError, match="only 4 child speakers of sex f, need 5"):
+        pick_kaldi_speakers(root, children=(5, 0))
+
+
 def test_heldout_matches_speakers_and_every_take_of_a_sentence(tmp_path):
     f = tmp_path / "heldout.txt"
     f.write_text("# comment\nspeaker 211\ntext it was my reports from the north\n")
