@@ -25,8 +25,9 @@ class InferenceSession(Protocol):
 
 
 class SessionFactory(Protocol):
-    """Makes a session for a model file on the first of `backends` that works.
-    edgevc.runtime.backends.create_session is the one the runtime passes."""
+    """Makes a session for a model (a file, or its bytes; `name` names it in messages) on
+    the first of `backends` that works. edgevc.runtime.backends.create_session is the one
+    the runtime passes."""
 
-    def __call__(self, model_path: str, backends: Sequence[str], threads: int
-                 ) -> InferenceSession: ...
+    def __call__(self, model_path: str | bytes, backends: Sequence[str], threads: int, *,
+                 name: str | None = None) -> InferenceSession: ...

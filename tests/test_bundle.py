@@ -101,3 +101,72 @@ def test_a_bundle_without_a_phase_section_uses_the_vocoder_phase(copy):
     (copy / "manifest.json").write_text(json.dumps(m))
     b = Bundle.load(copy)
     assert b.phase == "vocoder" and b.voicing is None
+
+
+# ------------------------------------------- what was checked is what runs (no check/use gap)
+
+def _swap(path, other):
+    """Replace `path` by a copy of `other` the way an attacker would: a new file renamed
+    over it (a valid file of the same kind, not garbage)."""
+    import os
+    tmp = path.with_name(path.name + ".new")
+    shutil.copyfile(other, tmp)
+    os.replace(tmp, path)
+
+
+@pytest.mark.parametrize("name,other", [
+    ("vocoder.onnx", "acoustic_decoder.onnx"), ("acoustic_encoder.onnx", "speaker_encoder.onnx"),
+    ("g2p.onnx", "speaker_encoder.onnx"), ("lexicon.txt.gz", None),
+    ("default_speaker.npy", None), ("speaker_encoder.onnx", "vocoder.onnx")])
+def test_a_file_swapped_after_load_is_refused_not_run(copy, name, other, tmp_path):
+    import gzip
+
+    import numpy as np
+
+    from edgevc.runtime.enroll import Enroller
+    from edgevc.runtime.profiles import load_profile
+    from edgevc.runtime.synthesizer import Synthesizer
+    b = Bundle.load(copy)  # every hash checked here
+    if name == "lexicon.txt.gz":  # a valid lexicon that says something else
+        (tmp_path / "lex").write_bytes(gzip.compress(b"hello HH AH0 L OW1\n"))
+        other = tmp_path / "lex"
+    elif name == "default_speaker.npy":  # another valid voice
+        v = np.random.default_rng(1).normal(size=b.embedding_dim).astype(np.float32)
+        np.save(tmp_path / "spk.npy", v / np.linalg.norm(v))
+        other = tmp_path / "spk.npy"
+    else:
+        other = copy / other
+    _swap(copy / name, other)
+    with pytest.raises(InputError, match=rf"{name} changed after the bundle was loaded"):
+        if name == "speaker_encoder.onnx":
+            Enroller(b, load_profile("generic-x86"))
+        else:
+            Synthesizer(b, load_profile("generic-x86"))
+
+
+def test_a_swap_between_the_check_and_the_session_cannot_change_what_runs(copy, monkeypatch):
+    """The model bytes that were hashed are the bytes the session is made from: a vocoder
+    replaced on disk the moment after its check is not what runs."""
+    import numpy as np
+
+    import edgevc.runtime.bundle as bundle_module
+    from edgevc.runtime.profiles import load_profile
+    from edgevc.runtime.synthesizer import Synthesizer
+    text = "The table is ready."
+    profile = load_profile("generic-x86")
+    reference = Synthesizer(Bundle.load(copy), profile).synthesize(text)
+
+    real, swapped = bundle_module.read_verified, []
+
+    def read_then_swap(path, sha256):
+        data = real(path, sha256)  # checked...
+        if path.name == "vocoder.onnx":  # ...then swapped before any session exists
+            _swap(path, copy / "acoustic_decoder.onnx")
+            swapped.append(path)
+        return data
+
+    b = Bundle.load(copy)
+    monkeypatch.setattr(bundle_module, "read_verified", read_then_swap)
+    audio = Synthesizer(b, profile).synthesize(text)
+    assert swapped and (copy / "vocoder.onnx").read_bytes() == (copy / "acoustic_decoder.onnx").read_bytes()
+    np.testing.assert_array_equal(audio, reference)

@@ -217,11 +217,11 @@ def test_accelerator_listed_before_tflite_is_tried_first(fresh_warnings, monkeyp
     tried = []
     real = backends.Session
 
-    def spy(model, providers, threads, fp16=False):
+    def spy(model, providers, threads, fp16=False, name=None):
         tried.append(providers[0])
         if providers[0] != "CPUExecutionProvider":
             raise RuntimeError("libcudnn.so.9: cannot open shared object file")
-        return real(model, providers, threads, fp16)
+        return real(model, providers, threads, fp16, name=name)
 
     monkeypatch.setattr(backends, "Session", spy)
     s = backends.create_session(TINY, ["onnx-cuda", "tflite", "onnx-cpu"], 1, tflite=_tiny_model())
@@ -355,3 +355,18 @@ def test_export_without_interpreter_fails_before_any_work(monkeypatch, tmp_path)
     with pytest.raises(InputError, match="--format onnx2: must be one of onnx, tflite, all"):
         build_bundle(tmp_path / "b", "int8", fmt="onnx2", progress=False)
     assert not (tmp_path / "b").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_tflite_variant_swapped_after_load_is_refused_not_run(tmp_path, fresh_warnings):
+    """The interpreter runs the bytes that were checked: a variant replaced after
+    Bundle.load() is refused, not run (and not silently swapped for ONNX either)."""
+    import os
+
+    from edgevc.errors import InputError
+    root = _bundle_with_variants(default_bundle_dir(), tmp_path / "b", {"int8": DATA / "tiny.int8.tflite"})
+    b = Bundle.load(root)
+    shutil.copyfile(DATA / "tiny.fp16.tflite", root / "new")
+    os.replace(root / "new", root / "vocoder.int8.tflite")
+    e = b.models["vocoder"]
+    with pytest.raises(InputError, match=r"vocoder\.int8\.tflite changed after the bundle was loaded"):
+        backends.create_session(e.read(), ["tflite", "onnx-cpu"], 1, tflite=e.tflite_model("int8"))

@@ -130,36 +130,40 @@ def make_ort_session(model: ModelSource, providers: Sequence[str], threads: int,
 class Session:
     """An onnxruntime session with a one-time fall back to the CPU on a failing first run."""
 
-    def __init__(self, model: ModelSource, providers: Sequence[str], threads: int, fp16: bool = False):
+    def __init__(self, model: ModelSource, providers: Sequence[str], threads: int,
+                 fp16: bool = False, name: str | None = None):
         # `providers` is the chain from the chosen one down to the CPU, so nodes the chosen
         # provider cannot take still have somewhere to run.
-        self._model, self._threads, self._fp16 = model, threads, fp16
+        self._name = name or _model_name(model)
+        self._threads, self._fp16 = threads, fp16
         self._sess = make_ort_session(model, providers, threads, fp16)
         self.provider: str = self._sess.get_providers()[0]
         self.input_names = [i.name for i in self._sess.get_inputs()]
         self.output_names = [o.name for o in self._sess.get_outputs()]
-        self._ran = False
+        self._ran = self.provider == CPU  # nothing to fall back to
+        # kept (the same bytes, not the path again) only while a rebuild on the CPU may come
+        self._model: ModelSource | None = None if self._ran else model
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        if self._ran or self.provider == CPU:
+        if self._ran or self._model is None:
             self._ran = True
             return self._run(feeds)
         try:
             out = self._sess.run(None, feeds)
         except Exception as e:
             log.warning("%s failed its first run on %s (%s); rebuilding it on %s",
-                        _model_name(self._model), self.provider, _cause(e), CPU)
+                        self._name, self.provider, _cause(e), CPU)
             self._sess = make_ort_session(self._model, [CPU], self._threads)
             self.provider = CPU
             out = self._run(feeds)
-        self._ran = True
+        self._ran, self._model = True, None
         return out
 
     def _run(self, feeds):
         try:
             return self._sess.run(None, feeds)
         except Exception as e:
-            raise EdgevcError(f"inference failed in {_model_name(self._model)} on "
+            raise EdgevcError(f"inference failed in {self._name} on "
                               f"{self.provider}: {_cause(e)}") from e
 
 
@@ -195,9 +199,8 @@ def _skip_tflite(name: str, cause: str, key: str, nxt: str) -> None:
     log.log(level, "%s: backend tflite skipped (%s); trying %s", name, cause, nxt)
 
 
-def _tflite_session(model_path: ModelSource, tflite, threads: int, nxt: str):
+def _tflite_session(model_path: ModelSource, tflite, threads: int, nxt: str, name: str):
     """A TFLiteSession for `tflite` (a bundle.TFLiteModel), or None with why logged."""
-    name = _model_name(model_path)
     if tflite is None:
         # Not a failure: a bundle without TFLite (the shipped one) simply runs ONNX. Say it
         # at info level so a Pi profile does not warn on every run.
@@ -213,10 +216,11 @@ def _tflite_session(model_path: ModelSource, tflite, threads: int, nxt: str):
     except ImportError as e:
         _skip_tflite(name, str(e), "no-interpreter", nxt)
         return None
+    content = tflite.read()  # checked against its sha256; the interpreter runs these bytes
     try:
         sess = tflite_backend.TFLiteSession(
             tflite.path, threads, tflite.input_names or None, tflite.output_names or None,
-            fallback=lambda: Session(model_path, [CPU], threads))
+            fallback=lambda: Session(model_path, [CPU], threads, name=name), content=content)
     except Exception as e:
         log.warning("%s: tflite unusable (%s); trying %s", tflite.path, _cause(e), nxt)
         return None
@@ -226,17 +230,20 @@ def _tflite_session(model_path: ModelSource, tflite, threads: int, nxt: str):
 
 
 def create_session(model_path: ModelSource, backends: Sequence[str], threads: int,
-                   *, fp16: bool = False, tflite=None) -> InferenceSession:
+                   *, fp16: bool = False, tflite=None, name: str | None = None
+                   ) -> InferenceSession:
     """Create a session for `model_path` on the first backend that loads; CPU last.
 
-    `fp16` lets TensorRT build fp16 engines (profiles with precision "fp16"). `tflite`
-    (a bundle.TFLiteModel, from ModelEntry.tflite_model()) is what backend "tflite" runs.
+    `model_path` is a file, or the model's bytes (a bundle's ModelEntry.read(): the bytes
+    its hash was checked on); `name` names it in messages. `fp16` lets TensorRT build fp16
+    engines (profiles with precision "fp16"). `tflite` (a bundle.TFLiteModel, from
+    ModelEntry.tflite_model()) is what backend "tflite" runs.
     """
     if not isinstance(model_path, bytes) and not Path(model_path).is_file():
         raise InputError(f"model file {model_path}: not found")
     threads = usable_threads(threads)
     chain = provider_chain(backends)
-    name = _model_name(model_path)
+    name = name or _model_name(model_path)
     # TFLite's place in the chain: after the accelerators the profile lists before it.
     k = None
     if "tflite" in backends:
@@ -244,11 +251,11 @@ def create_session(model_path: ModelSource, backends: Sequence[str], threads: in
         k = sum(1 for p in chain if p != CPU and p in before)
     for i, provider in enumerate(chain):
         if i == k:
-            sess = _tflite_session(model_path, tflite, threads, provider)
+            sess = _tflite_session(model_path, tflite, threads, provider, name)
             if sess is not None:
                 return sess
         try:
-            sess = Session(model_path, chain[i:], threads, fp16)
+            sess = Session(model_path, chain[i:], threads, fp16, name=name)
         except Exception as e:
             if provider == CPU:
                 raise EdgevcError(f"cannot load model {name}: {_cause(e)}") from e

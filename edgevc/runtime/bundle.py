@@ -1,14 +1,18 @@
 """A bundle: a folder with manifest.json and the files it names, each with its sha256.
 
 The runtime checks every hash before loading anything and refuses a bundle that does not
-match, so a truncated copy or an edited model never runs.
+match, so a truncated copy or an edited model never runs. What is checked is what runs:
+a file the runtime uses (a model, the lexicon, the default speaker) is read once, its
+bytes hashed again and handed on as they are (ModelEntry.read, Bundle.read), never opened
+again by path, so a file swapped after Bundle.load() is refused rather than run.
 """
 
 import hashlib
 import json
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
@@ -67,18 +71,43 @@ def default_bundle_dir() -> Path:
     return Path(str(files("edgevc.data") / "default_bundle"))
 
 
-def sha256_file(path: Path) -> str:
-    """The file's sha256, read through a descriptor that refuses a symbolic link and
-    anything but a regular file (no window between the check and the read)."""
-    h = hashlib.sha256()
+def _open_regular(path: Path) -> int:
+    """A read descriptor for `path` that refuses a symbolic link and anything but a regular
+    file (no window between the check and the read)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise InputError(f"{path}: not a regular file")
-    with os.fdopen(fd, "rb") as f:
+    return fd
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256, read through a descriptor that refuses a symbolic link and
+    anything but a regular file."""
+    h = hashlib.sha256()
+    with os.fdopen(_open_regular(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_verified(path: Path, sha256: str | None) -> bytes:
+    """The bytes of bundle file `path`, read once (no symbolic link, a regular file) and,
+    with `sha256`, checked against it: hand these bytes on instead of opening the path
+    again, so what was checked is what is used. InputError when the file changed since
+    the bundle was loaded (or cannot be read)."""
+    try:
+        with os.fdopen(_open_regular(path), "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"bundle file {path}: cannot be read ({e.strerror})") from None
+    if sha256 is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise InputError(f"bundle file {path} changed after the bundle was loaded: it no "
+                             f"longer matches its sha256 in {MANIFEST} (expected "
+                             f"{sha256[:12]}..., got {digest[:12]}...)")
+    return data
 
 
 # Which TFLite variant a profile's precision prefers, best first.
@@ -91,6 +120,11 @@ class TFLiteModel(NamedTuple):
     precision: str
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+    sha256: str | None = None  # from the manifest; None: not checked (a file outside a bundle)
+
+    def read(self) -> bytes:
+        """The graph's bytes, checked against its sha256: what the interpreter runs."""
+        return read_verified(self.path, self.sha256)
 
 
 @dataclass(frozen=True)
@@ -102,13 +136,20 @@ class ModelEntry:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     tflite: tuple[tuple[str, Path], ...] = ()  # (precision, path): TFLite variants, if any
+    # path -> sha256 of the bundle's files (the manifest's); empty: not checked
+    digests: Mapping[Path, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def read(self) -> bytes:
+        """The ONNX graph's bytes, checked against its sha256: what the session runs."""
+        return read_verified(self.path, self.digests.get(self.path))
 
     def tflite_model(self, precision: str = "int8") -> TFLiteModel | None:
         """The TFLite variant that suits a profile's `precision`, or None."""
         have = dict(self.tflite)
         for p in TFLITE_PREFERENCE.get(precision, TFLITE_PREFERENCE["int8"]):
             if p in have:
-                return TFLiteModel(have[p], p, self.inputs, self.outputs)
+                return TFLiteModel(have[p], p, self.inputs, self.outputs,
+                                   self.digests.get(have[p]))
         return None
 
 
@@ -130,6 +171,9 @@ class Bundle:
     voicing: VoicingModel | None = None  # for the excitation and hybrid phases
     band_hz: float = HYBRID_BAND_HZ      # the hybrid's band
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
+    # path -> sha256 of every file (the manifest's), when loaded with verify: read() and
+    # ModelEntry.read() check them again on the bytes they hand on
+    digests: Mapping[Path, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, root: str | os.PathLike | None = None, verify: bool = True,
@@ -181,6 +225,8 @@ class Bundle:
                 raise InputError(f"{where}: {name} is not listed with a sha256 in {MANIFEST}")
             return root / name
 
+        digests = {root / n: str(e["sha256"]) for n, e in m["files"].items()} if verify else {}
+
         models = {}
         for role in MODEL_ROLES:
             if role not in m["models"]:
@@ -191,9 +237,10 @@ class Bundle:
             models[role] = ModelEntry(role, listed(spec["file"]), spec["precision"],
                                       int(spec.get("receptive_radius", 0)),
                                       tuple(spec.get("inputs", ())), tuple(spec.get("outputs", ())),
-                                      tflite)
+                                      tflite, digests)
         g = m["models"].get("g2p")
-        g2p = ModelEntry("g2p", listed(g["file"]), g["precision"], 0) if g else None
+        g2p = ModelEntry("g2p", listed(g["file"]), g["precision"], 0,
+                         digests=digests) if g else None
         sf = m["speaker_features"]
         synth_mel = MelParams(**m["audio"])
         ph = m.get("phase", {"method": "vocoder"})
@@ -215,7 +262,16 @@ class Bundle:
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
             g2p=g2p, phase=ph["method"], voicing=voicing, band_hz=band_hz, voiced_margin=margin,
+            digests=digests,
         )
+
+    def read(self, path: Path) -> bytes:
+        """The bytes of bundle file `path` (the lexicon, the default speaker), checked
+        against the manifest's sha256 when the bundle was loaded with verify: parse these,
+        do not open the path again."""
+        if self.digests and path not in self.digests:
+            raise InputError(f"bundle {self.root}: {path} is not one of its files")
+        return read_verified(path, self.digests.get(path))
 
     @property
     def sample_rate(self) -> int:

@@ -25,8 +25,10 @@ class Enroller:
     def __init__(self, bundle: Bundle, profile: DeviceProfile):
         self.bundle = bundle
         entry = bundle.models["speaker_encoder"]
-        self.session = create_session(str(entry.path), profile.backends, profile.threads,
-                                      tflite=entry.tflite_model(profile.precision))
+        # the encoder's bytes as checked against its hash, never the path again
+        self.session = create_session(entry.read(), profile.backends, profile.threads,
+                                      tflite=entry.tflite_model(profile.precision),
+                                      name=str(entry.path))
 
     def windows(self, wav: np.ndarray) -> np.ndarray:
         """1.6 s log-mel windows hopped by 0.8 s; a shorter clip is one window."""

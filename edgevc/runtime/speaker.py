@@ -7,6 +7,7 @@ acoustic model would speak in some voice, not this one, so such a file is refuse
 speaker file without a sidecar, or with one that records no encoder, is taken as it is.
 """
 
+import io
 import json
 import logging
 import os
@@ -33,6 +34,18 @@ def load_speaker(path: str | Path, dim: int, encoder_sha256: str | None = None) 
         raise InputError(f"{where}: made by another speaker encoder ({Path(path).with_suffix('.json').name} "
                          f"names sha256 {theirs[:12]}..., this bundle's is {encoder_sha256[:12]}...); "
                          "enroll the recordings again with this bundle")
+    return _unit_vector(arr, where)
+
+
+def speaker_from_bytes(data: bytes, dim: int, path: str | Path) -> np.ndarray:
+    """The vector of a speaker file whose bytes are `data` (a bundle's default speaker,
+    read once and checked against its hash), held to what load_speaker() holds a file to;
+    `path` names it in messages."""
+    where = f"speaker file {path}"
+    return _unit_vector(_parse_vector(io.BytesIO(data), dim, where), where)
+
+
+def _unit_vector(arr: np.ndarray, where: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{where}: contains NaN or infinite values")
     norm = float(np.linalg.norm(arr))
@@ -88,26 +101,35 @@ def _read_vector(p: Path, dim: int, where: str) -> np.ndarray:
     if not stat.S_ISREG(st.st_mode):
         target = f" (it points to {os.path.realpath(p)})" if p.is_symlink() else ""
         raise InputError(f"{where}: not a regular file{target}")
-    if zipfile.is_zipfile(p):
-        raise InputError(f"{where}: is an .npz archive; expected one vector saved with np.save")
     try:
         with open(p, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise InputError(f"{where}: not a .npy file (expected a vector saved with np.save)")
-            f.seek(0)
-            version = np.lib.format.read_magic(f)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read(f)
-            if dtype.hasobject:
-                raise InputError(f"{where}: holds pickled Python objects; refusing to load it "
-                                 "(expected a float32 vector saved with np.save)")
-            if dtype.kind != "f":
-                raise InputError(f"{where}: dtype {dtype} is not floating point")
-            if shape != (dim,):
-                raise InputError(f"{where}: shape {shape}, but this bundle's speaker encoder "
-                                 f"makes ({dim},) vectors")
-            data = f.read(dim * dtype.itemsize + 1)
+            return _parse_vector(f, dim, where)
+    except OSError as e:
+        raise InputError(f"{where}: not a .npy array ({_first_line(e)})") from None
+
+
+def _parse_vector(f, dim: int, where: str) -> np.ndarray:
+    """The .npy vector in the open binary file `f`, its header checked first."""
+    if zipfile.is_zipfile(f):
+        raise InputError(f"{where}: is an .npz archive; expected one vector saved with np.save")
+    try:
+        f.seek(0)
+        if f.read(6) != b"\x93NUMPY":
+            raise InputError(f"{where}: not a .npy file (expected a vector saved with np.save)")
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(f)
+        if dtype.hasobject:
+            raise InputError(f"{where}: holds pickled Python objects; refusing to load it "
+                             "(expected a float32 vector saved with np.save)")
+        if dtype.kind != "f":
+            raise InputError(f"{where}: dtype {dtype} is not floating point")
+        if shape != (dim,):
+            raise InputError(f"{where}: shape {shape}, but this bundle's speaker encoder "
+                             f"makes ({dim},) vectors")
+        data = f.read(dim * dtype.itemsize + 1)
     except (ValueError, OSError, EOFError) as e:
         raise InputError(f"{where}: not a .npy array ({_first_line(e)})") from None
     if len(data) != dim * dtype.itemsize:

@@ -21,7 +21,7 @@ from edgevc.errors import InputError
 from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.profiles import DeviceProfile, check_memory_budget, detect_profile
-from edgevc.runtime.speaker import check_speaker, load_speaker
+from edgevc.runtime.speaker import check_speaker, load_speaker, speaker_from_bytes
 from edgevc.text import G2P, Lexicon, Sentence, TextFrontEnd
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,20 @@ class Synthesizer:
                             + (self.bundle.g2p.path.stat().st_size if self.bundle.g2p else 0),
                             f"bundle {self.bundle.root}'s models")
         fp16 = p.precision == "fp16"
-        self.sessions = {role: create_session(str(e.path), p.backends, p.threads, fp16=fp16,
-                                              tflite=e.tflite_model(p.precision))
+        # Every file as read once and checked against its hash (ModelEntry.read,
+        # Bundle.read): the sessions and parsers get those bytes, never the path again.
+        self.sessions = {role: create_session(e.read(), p.backends, p.threads, fp16=fp16,
+                                              tflite=e.tflite_model(p.precision),
+                                              name=str(e.path))
                          for role, e in self.bundle.models.items()
                          if role != "speaker_encoder"}
-        self.front = TextFrontEnd(Lexicon.load(self.bundle.lexicon_path),
+        lexicon = self.bundle.lexicon_path
+        self.front = TextFrontEnd(Lexicon.from_bytes(self.bundle.read(lexicon), str(lexicon)),
                                   G2P.from_bundle(self.bundle, create_session))
         self.symbol_ids = {s: i for i, s in enumerate(self.bundle.phonemes)}
-        self.default_speaker = load_speaker(self.bundle.default_speaker_path,
-                                            self.bundle.embedding_dim)
+        speaker = self.bundle.default_speaker_path
+        self.default_speaker = speaker_from_bytes(self.bundle.read(speaker),
+                                                  self.bundle.embedding_dim, speaker)
         self.r_dec = self.bundle.models["acoustic_decoder"].receptive_radius
         self.r_voc = self.bundle.models["vocoder"].receptive_radius
 

@@ -55,10 +55,17 @@ class TFLiteSession:
     def __init__(self, path: str | os.PathLike, threads: int,
                  input_names: Sequence[str] | None = None,
                  output_names: Sequence[str] | None = None,
-                 fallback: Callable[[], InferenceSession] | None = None):
+                 fallback: Callable[[], InferenceSession] | None = None,
+                 content: bytes | None = None):
+        """`content`: the graph's bytes (a bundle's, checked against its hash), run instead
+        of reading `path` again; `path` then only names it."""
         Interpreter = load_interpreter_class()
         self._path = os.fspath(path)
-        self._interp = Interpreter(model_path=self._path, num_threads=int(threads))
+        self._content = content  # the interpreter reads the model from this buffer: kept alive
+        if content is not None:
+            self._interp = Interpreter(model_content=content, num_threads=int(threads))
+        else:
+            self._interp = Interpreter(model_path=self._path, num_threads=int(threads))
         runner = self._interp.get_signature_runner()
         ins, outs = runner.get_input_details(), runner.get_output_details()
         self.input_names = list(input_names) if input_names else sorted(ins)
@@ -88,7 +95,7 @@ class TFLiteSession:
             self._delegate = self._fallback()
             self.provider = self._delegate.provider
             return self._delegate.run(feeds)
-        self._ran = True
+        self._ran, self._fallback = True, None  # no fall back from here: let its model go
         return out
 
     def _run(self, feeds):

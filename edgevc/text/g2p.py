@@ -43,19 +43,23 @@ class G2P:
 
     @classmethod
     def load(cls, path, spec: dict, make_session: SessionFactory, backends=("onnx-cpu",),
-             threads: int = 1) -> G2P:
+             threads: int = 1, model: bytes | None = None) -> G2P:
         """`make_session`: the runtime's edgevc.runtime.backends.create_session (the text
-        layer runs the graph but does not know how sessions are made)."""
+        layer runs the graph but does not know how sessions are made). `model`: the graph's
+        bytes, run instead of reading `path` again (which then only names it)."""
         # A word is a few hundred kFLOP: one CPU thread beats any accelerator's launch and
         # copy cost, and leaves the profile's threads to the acoustic model and vocoder.
-        return cls(make_session(str(path), backends, threads), spec, str(path))
+        source = str(path) if model is None else model
+        return cls(make_session(source, backends, threads, name=str(path)), spec, str(path))
 
     @classmethod
     def from_bundle(cls, bundle, make_session: SessionFactory) -> G2P | None:
-        """The bundle's G2P, or None when the bundle has none."""
+        """The bundle's G2P, or None when the bundle has none. The graph's bytes are read
+        once and checked against the manifest's hash (the bundle's ModelEntry.read())."""
         if getattr(bundle, "g2p", None) is None:
             return None
-        return cls.load(bundle.g2p.path, bundle.manifest["models"]["g2p"], make_session)
+        return cls.load(bundle.g2p.path, bundle.manifest["models"]["g2p"], make_session,
+                        model=bundle.g2p.read())
 
     def letter_ids(self, word: str) -> list[int] | None:
         folded = "".join(c for c in unicodedata.normalize("NFKD", word.lower())

@@ -91,7 +91,17 @@ class Lexicon:
     @classmethod
     def load(cls, path: str | Path) -> "Lexicon":
         try:
-            text = gzip.decompress(Path(path).read_bytes())
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise InputError(f"{path}: cannot read lexicon ({e})") from None
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str) -> "Lexicon":
+        """The lexicon whose gzipped file holds `data` (a bundle's, checked against its
+        hash); `path` names it in messages."""
+        try:
+            text = gzip.decompress(data)
             text.decode("utf-8")
         except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as e:
             raise InputError(f"{path}: cannot read lexicon ({e})") from None
