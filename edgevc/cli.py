@@ -1,4 +1,4 @@
-"""The `edgevc` command line: speak, enroll, export, devices, info.
+"""The `edgevc` command line: speak, enroll, export, train, devices, info.
 
 Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 other failures,
 130 / 143 when stopped by Ctrl-C / SIGTERM.
@@ -88,10 +88,17 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 
 # Commands that other parts of the distribution provide: looked up only when named (or
-# listed by --help), so the runtime imports none of them. `export` is the toolchain's; a
-# device install without it gets one line saying what to install.
-LAZY_COMMANDS = {"export": ("edgevc.export.cli", "export_cmd")}
-TOOLCHAIN_MISSING = "edgevc export needs the host toolchain: pip install 'edgevc[export]'"
+# listed by --help), so the runtime imports none of them. `export` and `train` are the
+# toolchain's; a device install without it gets one line saying what to install.
+LAZY_COMMANDS = {"export": ("edgevc.export.cli", "export_cmd"),
+                 "train": ("edgevc.export.cli", "train_cmd")}
+
+
+def toolchain_missing(command: str) -> str:
+    return f"edgevc {command} needs the host toolchain: pip install 'edgevc[export]'"
+
+
+TOOLCHAIN_MISSING = toolchain_missing("export")
 
 
 class _Group(click.Group):
@@ -115,9 +122,9 @@ def _missing_command(name: str) -> click.Command:
     """A stand-in that takes any arguments and says what to install."""
 
     def run(args):
-        raise EdgevcError(TOOLCHAIN_MISSING)
+        raise EdgevcError(toolchain_missing(name))
 
-    return click.Command(name, callback=run, help=f"(not installed) {TOOLCHAIN_MISSING}",
+    return click.Command(name, callback=run, help=f"(not installed) {toolchain_missing(name)}",
                          add_help_option=False,
                          params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
                          context_settings={"ignore_unknown_options": True,
@@ -139,6 +146,8 @@ def cli(verbose, quiet):
         edgevc speak "Your order is ready." --speaker me.npy
     Rebuild the model bundle from PyTorch checkpoints (needs edgevc[export]):
         edgevc export --quantize int8 -o my-bundle
+    Train models, one stage or a recipe of them (needs edgevc[export]):
+        edgevc train recipe recipes/vocoder.toml --dry-run
     """
     global _verbose
     _verbose = verbose

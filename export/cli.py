@@ -1,15 +1,17 @@
-"""`edgevc export`: the toolchain's command, which the runtime CLI finds when the toolchain
-is installed (edgevc/cli.py, LAZY_COMMANDS) and never imports otherwise.
+"""`edgevc export` and `edgevc train`: the toolchain's commands, which the runtime CLI finds
+when the toolchain is installed (edgevc/cli.py, LAZY_COMMANDS) and never imports otherwise.
 
-Importing this module costs click only: the torch side loads when the command runs.
+Importing this module costs click only: the torch side loads when a command runs.
 """
 
 import json
+import logging
 
 import click
 
 from edgevc.cli import TOOLCHAIN_MISSING
 from edgevc.errors import EdgevcError
+from edgevc.export import stages
 
 
 @click.command("export")
@@ -87,3 +89,92 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
     else:
         total = sum(f["bytes"] for f in manifest["files"].values())
         click.echo(f"wrote {out} ({total / 1e6:.2f} MB)", err=True)
+
+
+# ----------------------------------------------------------------------- edgevc train
+
+def _show_progress(ctx: click.Context) -> None:
+    """Training logs its progress at INFO, which the runtime CLI hides unless -v: show it
+    here unless -q."""
+    if not ctx.find_root().params.get("quiet"):
+        root = logging.getLogger()
+        root.setLevel(min(root.level, logging.INFO))
+
+
+def _stage_command(name: str) -> click.Command:
+    stage = stages.STAGES[name]
+
+    @click.pass_context
+    def run(ctx, argv):
+        _show_progress(ctx)
+        rc = stages.run(name, list(argv))
+        if rc:
+            raise SystemExit(rc)
+
+    # The stage's module parses its own options, --help included.
+    return click.Command(
+        name, callback=run, short_help=stage.help, add_help_option=False,
+        help=f"{stage.help}: {stage.module}; its options: edgevc train {name} --help",
+        params=[click.Argument(["argv"], nargs=-1, type=click.UNPROCESSED)],
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+
+
+@click.command("recipe", short_help="Run the steps of a recipe file (TOML) in order")
+@click.argument("recipe_file", metavar="RECIPE.toml")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a [vars] entry of the recipe (repeatable), e.g. --set runs=/tmp/runs.")
+@click.option("--only", multiple=True, metavar="STEP",
+              help="Run only this step, or every step of this stage (repeatable).")
+@click.option("--from", "start", metavar="STEP",
+              help="Start at this step (after one failed, or to skip what is made).")
+@click.option("--dry-run", is_flag=True,
+              help="Check the recipe and print the commands it would run; run nothing.")
+@click.pass_context
+def recipe_cmd(ctx, recipe_file, sets, only, start, dry_run):
+    """Run the steps of a recipe (TOML) in order, each as `edgevc train STAGE ...`.
+
+    The whole recipe is checked first (stages, options, variables, each step's command
+    line against the stage's parser); a step that fails stops the run. The recipes of the
+    shipped models are in recipes/.
+
+    \b
+    Example:
+        edgevc train recipe recipes/vocoder.toml --dry-run
+        edgevc train recipe recipes/default_voice_s8.toml --set runs=/data/runs --from aligner
+    """
+    from edgevc.export import recipe
+
+    loaded = recipe.load(recipe_file, recipe.parse_sets(sets))
+    steps = loaded.select(tuple(only), start)
+    if dry_run:
+        click.echo("\n".join(recipe.dry_run_lines(steps)))
+        return
+    _show_progress(ctx)
+    recipe.run(loaded, steps)
+
+
+class _TrainGroup(click.Group):
+    def list_commands(self, ctx):
+        return ["recipe", *stages.STAGES]  # the order a model is made in
+
+    def get_command(self, ctx, name):
+        if name == "recipe":
+            return recipe_cmd
+        if name == "export":
+            return export_cmd
+        return _stage_command(name) if name in stages.STAGES else None
+
+
+@click.group("train", cls=_TrainGroup)
+def train_cmd():
+    """Make models: data, training, distillation, release, export and judging (host side;
+    needs edgevc[export]).
+
+    Each stage runs one toolchain module with that module's own options (`edgevc train
+    STAGE --help`); `recipe` runs the steps of a recipe file in order.
+
+    \b
+    Example:
+        edgevc train aligner --cache cache.npz --run runs/aligner --steps 1500 --threads 1
+        edgevc train recipe recipes/default_voice_s8.toml --dry-run
+    """

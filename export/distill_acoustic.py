@@ -85,7 +85,7 @@ def distil(run: Run, teacher: AcousticModel, fingerprint: str, data, a, dev,
     return student.eval()
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=3000, lr=5e-4)
     ap.add_argument("--durations", required=True, help="durations from train_aligner --extract")
     ap.add_argument("--teacher", required=True,
@@ -102,7 +102,7 @@ def main():
     ap.add_argument("--val-share", type=float, default=0.02,
                     help="share of sentences kept out for RUN/val.csv (0: none); use the "
                          "teacher's, so neither trained on them")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     for name in ("teacher_weight", "mel_teacher_weight"):
         w = getattr(a, name)
         if w is not None and not 0 <= w <= 1:

@@ -32,13 +32,13 @@ def factorize(checkpoint: Path, embeddings: np.ndarray, rank: int) -> dict:
     return {"config": model.config, "step": src.step, "model": half_weights(model.state_dict())}
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True, type=Path, help="release acoustic.pt (full-rank FiLM)")
     ap.add_argument("--cache", required=True, help="feature cache whose embeddings fit the factorisation")
     ap.add_argument("--rank", type=int, default=64)
     ap.add_argument("-o", "--out", required=True, type=Path)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     for name, path in (("--checkpoint", a.checkpoint), ("--cache", Path(a.cache))):
         if not path.is_file():
             ap.error(f"{name} {path}: not found")

@@ -43,14 +43,14 @@ def aligned_mel(model, cache: FeatureCache, durs, targets, i: int) -> np.ndarray
     return model.decode(frames, spk, mask)[0].numpy()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", required=True)
     ap.add_argument("--durations", required=True, help="from train_aligner --extract")
     ap.add_argument("--acoustic", type=Path, default=shipped_dir() / "acoustic.pt")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-o", "--out", required=True)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(a.threads)
     for name, path in (("cache", a.cache), ("durations", a.durations)):

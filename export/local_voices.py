@@ -96,14 +96,14 @@ def build(sentences: list[str], out: Path, per_voice: int, seed: int = 0,
     return written
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sentences", required=True,
                     help="festival prompts (cmuarctic.data) or a pipe-separated list")
     ap.add_argument("--per-voice", type=int, default=60, help="sentences each voice reads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", required=True, help="folder of speaker folders")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not Path(a.sentences).is_file():
         raise SystemExit(f"error: --sentences {a.sentences}: not found")

@@ -59,12 +59,12 @@ def plot(runs: list[Path], out: Path, smooth: int = 10) -> None:
     log.info("wrote %s", out)
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="run folders with loss.csv")
     ap.add_argument("-o", "--out", type=Path, required=True, help="PNG to write")
     ap.add_argument("--smooth", type=int, default=10, help="running mean over N logged points")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     plot(a.runs, a.out, a.smooth)
 

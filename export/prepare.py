@@ -206,7 +206,7 @@ class FeatureCache:
         return self.z["ids_off"][i + 1] > self.z["ids_off"][i]
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", action="append", default=[], help="transcribed corpus folder")
     ap.add_argument("--many-voices", action="append", default=[],
@@ -227,7 +227,7 @@ def main():
                     help="leave out the utterances this cache already holds (prepare a grown corpus in parts)")
     ap.add_argument("--merge", nargs="+", metavar="CACHE", help="instead: join these caches into --out")
     ap.add_argument("-o", "--out", required=True)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if a.merge:
         merge_caches(a.merge, a.out)

@@ -48,7 +48,7 @@ def default_speaker(cache: FeatureCache, speaker: str) -> np.ndarray:
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoder-run")
     ap.add_argument("--acoustic-run")
@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--cache", help="feature cache (with --default-speaker)")
     ap.add_argument("--default-speaker", help="speaker whose mean embedding becomes the default voice")
     ap.add_argument("-o", "--out", required=True)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     runs = {"speaker_encoder": a.encoder_run, "acoustic": a.acoustic_run, "vocoder": a.vocoder_run,
             "g2p": a.g2p_run}
     if not any(runs.values()) and not a.default_speaker and not a.acoustic_teacher_run:

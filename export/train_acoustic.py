@@ -244,7 +244,7 @@ def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) 
     model.load_state_dict(weights)
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=20000, lr=1e-3)
     ap.add_argument("--durations", required=True, help="durations from train_aligner --extract")
     ap.add_argument("--max-frames", type=int, default=3000, help="mel frames per batch")
@@ -262,7 +262,7 @@ def main():
     ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
                     help="share of utterances whose decoder input takes the model's own pitch "
                     "and energy instead of the true ones, as at run time (0: teacher forcing)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if not 0 <= a.predicted_variance <= 1:
         raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
     weights = parse_oversample(a.oversample)

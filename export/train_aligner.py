@@ -45,11 +45,11 @@ def extract(cache: FeatureCache, model: Aligner, out: str) -> None:
     log.info("wrote %s", out)
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=1500, lr=1e-3)
     ap.add_argument("--max-frames", type=int, default=6000, help="mel frames per batch")
     ap.add_argument("--extract", metavar="OUT.npz", help="write durations and exit")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     dev = setup(a)
     cache = FeatureCache(a.cache)
     model = Aligner().to(dev)

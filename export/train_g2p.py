@@ -125,7 +125,7 @@ def evaluate(model: G2PModel, words: dict, test: list[str]) -> dict:
     return {"words": len(test), "g2p": scores(g2p, words), "lts": scores(lts, words)}
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=5000, lr=2e-3, cache=False)
     ap.add_argument("--batch", type=int, default=256, help="words per batch")
     ap.add_argument("--eval-every", type=int, default=1000, help="held-out WER interval (steps)")
@@ -134,7 +134,7 @@ def main():
     ap.add_argument("--hidden", type=int, default=256, help="MLP width (new runs only)")
     ap.add_argument("--evaluate", action="store_true",
                     help="score held-out words (G2P and lts), print JSON, exit")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     dev = setup(a)
     run = Run(a.run)
     if a.evaluate and not run.ckpt.exists():

@@ -140,7 +140,7 @@ def train(run: Run, data: WindowSet | OnlineWindows, steps: int, lr: float, batc
     return model.eval()
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=4000, lr=2e-3)
     ap.add_argument("--batch", type=int, default=64, help="windows per batch")
     ap.add_argument("--init", help="a new run starts from this release checkpoint's weights")
@@ -151,7 +151,7 @@ def main():
                     help="student input normalisation: per mel band (the models before session 6) "
                          "or one gain (default for new runs); with --init it replaces the init's")
     ap.add_argument("--dim", type=int, default=128, help="student width (new runs only)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     dev = setup(a)
     run = Run(a.run)
     init = load_model_or_exit(a.init, "speaker_encoder") if a.init and not run.ckpt.exists() else None

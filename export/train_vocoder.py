@@ -113,7 +113,7 @@ class SegmentSampler:
                 torch.from_numpy(np.stack(mels)) if mels else None)
 
 
-def main():
+def main(argv: list[str] | None = None):
     ap = arg_parser(__doc__, steps=20000, lr=5e-4)
     ap.add_argument("--batch", type=int, default=16, help="segments per batch")
     ap.add_argument("--frames", type=int, default=48, help="mel frames per training segment")
@@ -126,7 +126,7 @@ def main():
     ap.add_argument("--init", help="a new run starts from this release checkpoint's weights")
     ap.add_argument("--input-mels", help="vocode these mels (from edgevc.export.gta_mels: the "
                     "acoustic model's, aligned with the recordings) instead of the recordings' own")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     dev = setup(a)
     cache = FeatureCache(a.cache)
     sampler = SegmentSampler(cache, a.frames,

@@ -62,7 +62,7 @@ def frame_data(cache: FeatureCache, vocoder, utterances: list[int]):
     return xs, ys
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", required=True, help="feature cache from edgevc.export.prepare")
     ap.add_argument("--vocoder", type=Path, default=shipped_dir() / "vocoder.pt",
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--utterances", type=int, default=600, help="utterances to fit on (random)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-o", "--out", type=Path, required=True, help="voicing.json to write")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(a.threads)
     if not Path(a.cache).is_file():

@@ -194,3 +194,13 @@ def test_export_without_the_toolchain_is_one_line(tmp_path, hide, fragment):
     lines = res.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0] and "pip install 'edgevc[export]'" in lines[0]
     assert not (tmp_path / "b").exists()
+
+
+def test_train_without_the_toolchain_is_one_line():
+    code = ("import sys; sys.modules['edgevc.export'] = None\n"
+            "from edgevc.cli import main\n"
+            "main(['train', 'recipe', 'recipes/vocoder.toml', '--dry-run'])\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert res.returncode == 1
+    assert res.stderr.decode().strip().splitlines() == [
+        "edgevc: error: edgevc train needs the host toolchain: pip install 'edgevc[export]'"]
