@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None):
         extract(cache, model.cpu(), a.extract)
         return
     batcher = LengthBatcher(cache, transcribed_indices(cache), a.max_frames)
-    progress = Progress(run, a.steps, step, "aligner", save_every=a.save_every, log_every=10,
+    progress = Progress(run, a.steps, step, "aligner", save_every=a.save_every, stop_at=a.stop_at, log_every=10,
                         save=lambda n: run.save(n, {"aligner": model}, {"opt": opt},
                                                 {"aligner": model.config}))
     while progress.running:

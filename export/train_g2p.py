@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None):
              sum(p.numel() for p in model.parameters()) / 1e3)
     # A resumed run continues a fresh shuffle: which words it sees next matters little here.
     stream = batches(train, a.batch, random.Random(step))
-    progress = Progress(run, a.steps, step, "g2p", save_every=a.save_every,
+    progress = Progress(run, a.steps, step, "g2p", save_every=a.save_every, stop_at=a.stop_at,
                         save=lambda n: run.save(n, {"g2p": model}, {"opt": opt, "sched": sched},
                                                 {"g2p": model.config}))
     probe = test[::10]

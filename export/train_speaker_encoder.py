@@ -108,7 +108,7 @@ class OnlineWindows:
 
 def train(run: Run, data: WindowSet | OnlineWindows, steps: int, lr: float, batch: int, dev,
           init: SpeakerEncoder | None = None, save_every: int = 200,
-          config: dict | None = None) -> SpeakerEncoder:
+          config: dict | None = None, stop_at: int | None = None) -> SpeakerEncoder:
     """Train (or resume) the student in `run` to `steps`: 1 - cos to the teacher's windows.
     `init`: the model a new run starts from (else a new attentive-pooling, gain-normalised
     encoder, with `config` over those defaults). An `init` keeps its own architecture; only an
@@ -124,7 +124,7 @@ def train(run: Run, data: WindowSet | OnlineWindows, steps: int, lr: float, batc
     sched = warmup_then_decay(opt, 200, steps, 0.05)
     step = run.resume({"speaker_encoder": model}, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)
-    progress = Progress(run, steps, step, "encoder", save_every=save_every,
+    progress = Progress(run, steps, step, "encoder", save_every=save_every, stop_at=stop_at,
                         save=lambda n: run.save(n, {"speaker_encoder": model},
                                                 {"opt": opt, "sched": sched},
                                                 {"speaker_encoder": model.config}))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None):
     config = {"dim": a.dim, "hidden": 3 * a.dim}
     if a.input_norm:
         config["input_norm"] = a.input_norm
-    train(run, data, a.steps, a.lr, a.batch, dev, init, a.save_every, config)
+    train(run, data, a.steps, a.lr, a.batch, dev, init, a.save_every, config, a.stop_at)
 
 
 if __name__ == "__main__":

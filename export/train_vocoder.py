@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None):
     modules, optims = {"vocoder": gen, "disc": disc}, {"g": opt_g, "d": opt_d}
     step = run.resume(modules, optims)
     mel_fn = LogMel().to(dev)
-    progress = Progress(run, a.steps, step, "vocoder", save_every=a.save_every,
+    progress = Progress(run, a.steps, step, "vocoder", save_every=a.save_every, stop_at=a.stop_at,
                         save=lambda n: run.save(n, modules, optims, {"vocoder": gen.config}))
     while progress.running:
         wav, input_mel = sampler.batch(a.batch)

@@ -90,6 +90,9 @@ def arg_parser(doc: str, steps: int, lr: float, cache: bool = True) -> argparse.
     ap.add_argument("--run", required=True,
                     help="run folder (last.pt, loss.csv); training resumes from it")
     ap.add_argument("--steps", type=int, default=steps, help="total optimizer steps")
+    ap.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                    help="stop (with a checkpoint) at this step while the learning-rate schedule "
+                    "still runs to --steps; resume later with a larger --stop-at")
     ap.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     ap.add_argument("--save-every", type=int, default=200, help="checkpoint interval (steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
@@ -122,10 +125,13 @@ class Progress:
     """Counts steps from `start` to `total`: progress bar, CSV log, periodic checkpoints."""
 
     def __init__(self, run: Run, total: int, start: int, desc: str, save, save_every: int,
-                 log_every: int = 20):
-        self.run, self.total, self.n = run, total, start
+                 log_every: int = 20, stop_at: int | None = None):
+        # `total` shapes the learning-rate schedule; `stop_at` ends this invocation earlier
+        # (a run planned for 8,000 steps and judged at 4,000 keeps its schedule).
+        self.run, self.n = run, start
+        self.total = min(total, stop_at) if stop_at else total
         self.save, self.save_every, self.log_every = save, save_every, log_every
-        self.bar = tqdm(total=total, initial=start, desc=desc, unit="step")
+        self.bar = tqdm(total=self.total, initial=start, desc=desc, unit="step")
 
     @property
     def running(self) -> bool:

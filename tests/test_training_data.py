@@ -293,3 +293,24 @@ def test_local_voices_write_speaker_folders_that_prepare_reads(tmp_path):
     assert len(utts) == 4 and held not in {u.text for u in utts}  # held-out text skipped
     assert all(len(load_audio(u.audio)) > 0.5 * 16000 for u in utts)
     assert build(sentences, tmp_path, per_voice=3, voice_list=espeak) == 0  # resumes: nothing new
+
+
+def test_stop_at_ends_a_run_early_with_a_checkpoint_and_keeps_the_schedule(tmp_path):
+    """--stop-at: the run stops (and saves) at that step; the learning-rate schedule still
+    decays towards --steps, so a run judged half way matches the one planned."""
+    pytest.importorskip("torch")
+    from edgevc.export.training import Progress, Run, arg_parser
+
+    a = arg_parser("x", steps=100, lr=1e-3, cache=False).parse_args(
+        ["--run", str(tmp_path), "--stop-at", "30", "--save-every", "25"])
+    saved: list[int] = []
+    progress = Progress(Run(a.run), a.steps, 0, "t", save=saved.append, save_every=a.save_every,
+                        stop_at=a.stop_at)
+    while progress.running:
+        progress.step(loss=1.0)
+    assert progress.n == 30 and saved == [25, 30]
+    resumed = Progress(Run(a.run), a.steps, 30, "t", save=saved.append, save_every=25)
+    while resumed.running:
+        resumed.step(loss=1.0)
+    assert resumed.n == 100 and saved[-1] == 100
+    assert len((tmp_path / "commands.txt").read_text().splitlines()) == 2  # one per invocation
