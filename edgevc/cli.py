@@ -94,8 +94,14 @@ LAZY_COMMANDS = {"export": ("edgevc.export.cli", "export_cmd"),
                  "train": ("edgevc.export.cli", "train_cmd")}
 
 
+# The toolchain and the checkpoints it builds from (a project of their own, so the device
+# wheel carries no `.pt`), installed from a clone.
+TOOLCHAIN_INSTALL = "pip install '.[export]' ./export/checkpoints"
+
+
 def toolchain_missing(command: str) -> str:
-    return f"edgevc {command} needs the host toolchain: pip install 'edgevc[export]'"
+    return (f"edgevc {command} needs the host toolchain: {TOOLCHAIN_INSTALL} "
+            f"(in an edgevc clone)")
 
 
 TOOLCHAIN_MISSING = toolchain_missing("export")

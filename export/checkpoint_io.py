@@ -1,6 +1,7 @@
 """Release checkpoints: `{config, step, model}` weights files, loaded with weights_only."""
 
 import hashlib
+import importlib.util
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,10 +15,27 @@ from edgevc.export.models.vocoder import Vocoder
 MODELS = {"speaker_encoder": SpeakerEncoder, "acoustic": AcousticModel, "vocoder": Vocoder}
 DEFAULT_SPEAKER = "default_speaker.npy"
 ACOUSTIC_TEACHER = "acoustic_teacher.pt"  # the larger model acoustic.pt is distilled from
+# The shipped checkpoints are a distribution of their own (export/checkpoints/pyproject.toml),
+# so the device wheel carries none; its import package is that folder.
+CHECKPOINTS_PACKAGE = "edgevc_checkpoints"
+CHECKPOINTS_INSTALL = "pip install ./export/checkpoints"
 
 
 def shipped_dir() -> Path:
-    return Path(__file__).resolve().parent / "checkpoints"
+    """The folder of the shipped checkpoints. In a source tree (a clone, an editable install)
+    it is export/checkpoints beside this file: the checkpoints that came with this code, even
+    where an older edgevc-checkpoints is installed too. In a plain install it is the installed
+    edgevc-checkpoints package. InputError in one line naming the install command when
+    neither is there."""
+    beside = Path(__file__).resolve().parent / "checkpoints"
+    if (beside / "pyproject.toml").is_file():  # the project itself, never a leftover folder
+        return beside
+    spec = importlib.util.find_spec(CHECKPOINTS_PACKAGE)
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    raise InputError(f"the shipped checkpoints (edgevc-checkpoints) are not installed: run "
+                     f"`{CHECKPOINTS_INSTALL}` in an edgevc clone, or name checkpoints on the "
+                     f"command line (edgevc export --checkpoints DIR)")
 
 
 def load_model(folder: str | Path, name: str) -> tuple[torch.nn.Module, dict]:
