@@ -32,9 +32,13 @@ def plot(rows: list[tuple[str, dict]], out: Path) -> None:
     names = [n for n, _ in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 1.5), sharey=True)
     for ax, key, label, scale in ((axes[0], "wer", "Whisper WER (%)", 100), (axes[1], "ovrl_mos", "DNSMOS OVRL", 1)):
+        # a system without this judge (real recordings without a transcript have no WER)
+        # gets no bar and a dash, not a bar at 0
+        have = [a.get(key) is not None for _, a in rows]
         vals = [(a.get(key) or 0) * scale for _, a in rows]
         bars = ax.barh(range(len(rows)), vals, color="#4c72b0")
-        ax.bar_label(bars, fmt="%.1f" if scale == 100 else "%.2f", padding=3)
+        fmt = "{:.1f}" if scale == 100 else "{:.2f}"
+        ax.bar_label(bars, labels=[fmt.format(v) if h else "–" for v, h in zip(vals, have)], padding=3)
         ax.set_xlabel(label)
         ax.invert_yaxis()
     axes[0].set_yticks(range(len(rows)), names)
