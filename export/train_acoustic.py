@@ -310,7 +310,8 @@ def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "
             v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames)
             log_validation(run.dir / "val.csv", n, v)
 
-    progress = Progress(run, a.steps, step, desc, save_every=a.save_every, stop_at=a.stop_at, save=save)
+    progress = Progress(run, a.steps, step, desc, save_every=a.save_every, save=save,
+                        stop_at=getattr(a, "stop_at", None))  # distillation passes its own options
     while progress.running:
         batch = make_batch(cache, durs, batcher.sample(), rng, variance=targets)
         mel_loss, dur_loss, pitch_loss, energy_loss = batch_terms(batch)
