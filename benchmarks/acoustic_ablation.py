@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.copy_synthesis import JUDGE_PEAK, inverse
 from benchmarks.machine import command, cpu_name
-from edgevc.audio.istft import StreamingISTFT
 from edgevc.errors import InputError
 from edgevc.export.checkpoint_io import load_model_or_exit, shipped_dir
 from edgevc.export.judges import Judges
@@ -44,7 +44,6 @@ from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
 
 log = logging.getLogger("acoustic_ablation")
-JUDGE_PEAK = 0.3
 ROWS = ("recording's mel", "true durations, pitch, energy", "true durations, predicted pitch/energy",
         "all predicted, utterance embedding", "all predicted, speaker vector")
 
@@ -113,8 +112,7 @@ def main() -> None:
 
     def vocode(mel: np.ndarray) -> np.ndarray:
         real, imag = vocoder.run({"mel": mel[None].astype(np.float32)})
-        ist = StreamingISTFT(bundle.synth_mel)
-        wav = np.concatenate([ist.push(real[0], imag[0]), ist.finish()])
+        wav = inverse(real[0].astype(np.float64) + 1j * imag[0], bundle.synth_mel)
         return (wav * (JUDGE_PEAK / max(1e-9, float(np.abs(wav).max())))).astype(np.float32)
 
     rows: dict[str, list[dict]] = {r: [] for r in ROWS}

@@ -117,11 +117,8 @@ def _mix_predicted(model, ids, spk, tmask, pitch, energy, share: float, rng):
     them at share 1) replaced by the model's detached predictions."""
     with torch.no_grad():
         _, _, p_hat, e_hat = model.encode_with_variance(ids, spk, tmask)
-    if share >= 1:
-        pick = torch.ones(len(ids), 1, dtype=torch.bool, device=pitch.device)
-    else:
-        draw = (rng or np.random.default_rng()).random(len(ids)) < share
-        pick = torch.from_numpy(draw).to(pitch.device).unsqueeze(1)
+    draw = (rng or np.random.default_rng()).random(len(ids)) < share  # [0, 1): all at share 1
+    pick = torch.from_numpy(draw).to(pitch.device).unsqueeze(1)
     return torch.where(pick, p_hat, pitch), torch.where(pick, e_hat, energy)
 
 
