@@ -252,3 +252,37 @@ def test_the_device_wheel_holds_no_checkpoint_and_the_checkpoints_wheel_all(tmp_
                 if n.startswith("edgevc_checkpoints/")}
     assert in_wheel == shipped
     assert device.stat().st_size < 10e6, f"device wheel {device.stat().st_size / 1e6:.1f} MB"
+
+
+# What a plain clone sees without any install: setuptools' editable finder (which maps
+# edgevc.export to export/ in an editable install) is taken out before anything imports.
+_WITHOUT_EDITABLE_FINDER = (
+    "import sys; sys.meta_path = [f for f in sys.meta_path "
+    "if getattr(f, '__name__', '') != '_EditableFinder']; "
+)
+
+
+def test_a_plain_clone_imports_the_toolchain_by_its_installed_names():
+    code = _WITHOUT_EDITABLE_FINDER + (
+        "import edgevc.export, edgevc.quantize, edgevc.firmware_configs as f; "
+        "print(edgevc.export.__file__); print(edgevc.quantize.__file__); print(f.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert [Path(p).parent for p in out.stdout.split()] == [
+        ROOT / "export", ROOT / "quantize", ROOT / "firmware_configs"]
+
+
+def test_an_installed_runtime_searches_no_folder_beside_it(tmp_path):
+    """Installed, edgevc/ sits in site-packages: nothing beside it is taken for the
+    toolchain, whatever a folder there is called."""
+    import shutil
+    shutil.copytree(ROOT / "edgevc", tmp_path / "edgevc",
+                    ignore=shutil.ignore_patterns("__pycache__", "default_bundle"))
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "__init__.py").write_text("")
+    code = _WITHOUT_EDITABLE_FINDER + "import edgevc; print(len(edgevc.__path__))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1"]

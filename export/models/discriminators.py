@@ -31,12 +31,16 @@ class PeriodDisc(nn.Module):
 
 
 class ResolutionDisc(nn.Module):
-    def __init__(self, n_fft: int, hop: int, ch: int = 32):
+    # Lighter than Vocos' (32 channels, full frequency resolution in the first layer): 16
+    # channels and a strided first layer cost 0.05 s instead of 0.33 s per forward and
+    # backward pass (batch 8 x 0.5 s, one CPU thread), which makes adversarial training
+    # affordable on a CPU.
+    def __init__(self, n_fft: int, hop: int, ch: int = 16):
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("window", torch.hann_window(n_fft))
         self.convs = nn.ModuleList([
-            weight_norm(nn.Conv2d(1, ch, (3, 9), padding=(1, 4))),
+            weight_norm(nn.Conv2d(1, ch, (3, 9), stride=(1, 2), padding=(1, 4))),
             weight_norm(nn.Conv2d(ch, ch, (3, 9), stride=(1, 2), padding=(1, 4))),
             weight_norm(nn.Conv2d(ch, ch, (3, 9), stride=(1, 2), padding=(1, 4))),
             weight_norm(nn.Conv2d(ch, ch, (3, 3), padding=(1, 1))),
