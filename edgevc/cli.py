@@ -106,6 +106,25 @@ def toolchain_missing(command: str) -> str:
 
 TOOLCHAIN_MISSING = toolchain_missing("export")
 
+# Toolchain functions that a runtime command calls for one of its options, found by name
+# like LAZY_COMMANDS: `enroll --refine` fits the vector through the PyTorch acoustic model.
+TOOLCHAIN_FUNCTIONS = {"enroll --refine": ("edgevc.export.refine_speaker", "refine")}
+
+
+def _toolchain_function(what: str):
+    """The toolchain function behind `what`, or EdgevcError saying what to install."""
+    module, attr = TOOLCHAIN_FUNCTIONS[what]
+    try:
+        found = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # the parent package (edgevc.export) is absent
+        found = None
+    if found is None:
+        raise EdgevcError(toolchain_missing(what))
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as e:  # its code is here (a clone) but not its packages (torch)
+        raise EdgevcError(f"{toolchain_missing(what)} ({e})") from None
+
 
 class _Group(click.Group):
     def list_commands(self, ctx):
@@ -310,27 +329,57 @@ def speak(text, speaker, bundle_dir, bundle_key, out, profile_name, length_scale
 @_bundle_opt
 @_key_opt
 @_profile_opt
+@click.option("--refine", is_flag=True,
+              help="Then fit the vector to the recordings through the acoustic model, "
+                   "about 25 s for 10 s of speech on one CPU core (host toolchain: "
+                   f"{TOOLCHAIN_INSTALL}).")
+@click.option("--text", "texts", multiple=True, metavar="TRANSCRIPT",
+              help="With --refine: what a recording says, once per recording, in order "
+                   "(default: the Whisper judge's transcript; needs edgevc[eval]).")
+@click.option("--refine-steps", type=click.IntRange(1), metavar="N",
+              help="With --refine: optimizer steps (default 100).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was enrolled as JSON.")
-def enroll(audio, out, bundle_dir, bundle_key, profile_name, as_json):
+def enroll(audio, out, bundle_dir, bundle_key, profile_name, refine, texts, refine_steps, as_json):
     """Make a speaker file from one or more recordings of a voice.
 
     AUDIO: WAV or FLAC files at any sample rate and channel count; 3-10 s of clear
     speech in all works best.
 
+    With --refine (host toolchain), the enrolled vector is then fitted to the recordings:
+    the acoustic model, frozen, reads their words, and the vector moves until its mel is
+    closest to theirs. Same speaker-file contract; the sidecar records the fit.
+
     \b
     Example:
         edgevc enroll me1.wav me2.flac -o me.npy
+        edgevc enroll me1.wav me2.flac -o me.npy --refine
     """
     from edgevc.runtime.enroll import Enroller
     from edgevc.runtime.speaker import save_speaker
 
     if not out.endswith(".npy"):
         raise InputError(f"-o {out}: the speaker file name must end in .npy")
+    if (texts or refine_steps) and not refine:
+        raise click.UsageError("--text and --refine-steps go with --refine")
+    if texts and len(texts) != len(audio):
+        raise InputError(f"--text given {len(texts)} time(s) for {len(audio)} audio file(s); "
+                         "give one transcript per recording, in the same order")
+    fit = _toolchain_function("enroll --refine") if refine else None  # before any work
     profile = _profile(profile_name)
-    emb, info = Enroller(_load_bundle(bundle_dir, bundle_key, profile), profile).enroll(list(audio))
+    bundle = _load_bundle(bundle_dir, bundle_key, profile)
+    emb, info = Enroller(bundle, profile).enroll(list(audio))
+    if fit is not None:
+        steps = {"steps": refine_steps} if refine_steps else {}
+        emb, info["refined"] = fit(emb, list(audio), list(texts) or None,
+                                   bundle_checkpoints=bundle.manifest.get("checkpoints"), **steps)
     save_speaker(out, emb, info)
     if as_json:
         click.echo(json.dumps({"speaker": out, **info}))
+    elif fit is not None:
+        r = info["refined"]
+        click.echo(f"wrote {out} ({info['speech_seconds']:.1f} s of speech; refined in "
+                   f"{r['seconds']['total']:.0f} s: mel L1 {r['mel_l1_before']:.3f} -> "
+                   f"{r['mel_l1_after']:.3f})", err=True)
     else:
         click.echo(f"wrote {out} ({info['speech_seconds']:.1f} s of speech)", err=True)
 

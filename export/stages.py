@@ -49,6 +49,8 @@ STAGES: dict[str, Stage] = {
     "prepare": Stage("edgevc.export.prepare", "Feature cache from corpora, or merge caches"),
     "aligner": Stage("edgevc.export.train_aligner",
                      "Train the aligner, or extract durations with it"),
+    "speaker-judge": Stage("edgevc.export.train_speaker_judge",
+                           "Train the mel speaker judge for acoustic --speaker-loss"),
     "acoustic": Stage("edgevc.export.train_acoustic", "Train the acoustic model"),
     "vocoder": Stage("edgevc.export.train_vocoder", "Train the vocoder"),
     "encoder": Stage("edgevc.export.train_speaker_encoder",
@@ -63,6 +65,8 @@ STAGES: dict[str, Stage] = {
     "release": Stage("edgevc.export.release", "Collect training runs into release checkpoints"),
     "export": Stage("edgevc.export.cli", "Build a bundle from the checkpoints (edgevc export)",
                     attr="export_cmd"),
+    "refine-speaker": Stage("edgevc.export.refine_speaker",
+                            "Fit an enrolled speaker vector to its recordings (enroll --refine)"),
     # The judged check inside `export --judge` has no command of its own; this is the full
     # benchmark, which lives in the source tree (benchmarks/), not in the installed package.
     "judge": Stage("benchmarks.quality", "Judge a bundle: Whisper WER, SECS, DNSMOS (from a "

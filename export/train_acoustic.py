@@ -9,6 +9,12 @@ Losses: mel L1 and log-duration MSE; with variance prediction (the default for n
 also MSE of each phoneme's normalised pitch (mean log-F0 of its voiced frames) and energy
 (mean log-mel of its frames). Resumes from RUN/last.pt.
 
+`--speaker-loss W --speaker-judge JUDGE/last.pt` adds W times a speaker loss (`spk` in
+loss.csv and val.csv): a frozen mel speaker judge (export/train_speaker_judge.py) reads a
+crop of each predicted mel, and the loss is 1 - cos between what it hears and the
+utterance's un-noised GE2E embedding. Turn it on in a new run: a run resumed with it gains
+a CSV column its header lacks.
+
 `--val-share` keeps every take of a share of the sentences out of training and writes their
 losses to RUN/val.csv at each checkpoint: the training loss alone misled a session-3
 fine-tune (mel 0.56 -> 0.36 while held-out WER rose from 38% to 50%).
@@ -29,6 +35,7 @@ from edgevc.export.heldout import text_key
 from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
+from edgevc.export.train_speaker_judge import SpeakerLoss
 from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
 
 log = logging.getLogger(__name__)
@@ -133,10 +140,15 @@ def loss_terms(pred: Targets, target: Targets, tmask, fmask):
     return mel_loss, dur_loss, pitch_loss, energy_loss
 
 
-def losses(model, batch, dev, predicted_variance: float = 0.0, rng=None):
-    """loss_terms of the model against the recordings."""
+def losses(model, batch, dev, predicted_variance: float = 0.0, rng=None,
+           speaker: SpeakerLoss | None = None, emb=None):
+    """loss_terms of the model against the recordings; with `speaker`, a fifth: the speaker
+    loss against `emb` (B, 256), the utterances' un-noised embeddings (crops drawn by `rng`)."""
     pred, tmask, fmask = predict(model, batch, dev, predicted_variance, rng)
-    return loss_terms(pred, truth(batch, dev), tmask, fmask)
+    terms = loss_terms(pred, truth(batch, dev), tmask, fmask)
+    if speaker is None:
+        return terms
+    return (*terms, speaker(pred.mel, batch[4], emb.to(dev), rng))
 
 
 def total_loss(mel_loss, dur_loss, pitch_loss, energy_loss):
@@ -160,13 +172,15 @@ def split_validation(cache: FeatureCache, indices, share: float) -> tuple[list, 
 
 
 @torch.no_grad()
-def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int) -> list[float]:
+def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int,
+                      speaker: SpeakerLoss | None = None) -> list[float]:
     """Mean losses over `indices` in fixed batches, without embedding noise: the four terms
     with the true durations, pitch and energy, then (variance models) the mel loss with the
-    true durations and the model's own pitch and energy, as at run time."""
+    true durations and the model's own pitch and energy, as at run time, then (`speaker`)
+    the speaker loss on centred crops."""
     model.eval()
     variance = targets is not None
-    totals, n = np.zeros(5 if variance else 4), 0
+    totals, n = np.zeros(4 + variance + (speaker is not None)), 0
     order = sorted(indices, key=lambda i: len(cache.mel(i)))
     batch, frames = [], 0
     for i in [*order, None]:
@@ -175,9 +189,12 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
             frames += len(cache.mel(i))
             continue
         b = make_batch(cache, durs, batch, None, emb_noise=0.0, variance=targets)
-        terms = [x.item() for x in losses(model, b, dev)]
+        emb = torch.from_numpy(cache.emb[batch]) if speaker is not None else None
+        out = [x.item() for x in losses(model, b, dev, speaker=speaker, emb=emb)]
+        terms = out[:4]
         if variance:
             terms.append(losses(model, b, dev, predicted_variance=1.0)[0].item())
+        terms += out[4:]  # the speaker loss, last: val.csv only gains a column
         totals += np.array(terms) * len(batch)
         n += len(batch)
         batch, frames = ([i], len(cache.mel(i))) if i is not None else ([], 0)
@@ -185,15 +202,18 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
     return list(totals / max(1, n))
 
 
-def log_validation(path, step: int, values) -> None:
+def log_validation(path, step: int, values, speaker: bool = False) -> None:
+    """`speaker`: the last of `values` is the speaker loss."""
+    n = len(values) - speaker
+    names = ["mel", "dur", "pitch", "energy", "mel_predicted_variance"][:n] + ["spk"] * speaker
     new = not path.exists()
     with open(path, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(["step", "mel", "dur", "pitch", "energy", "mel_predicted_variance"][:len(values) + 1])
+            w.writerow(["step", *names])
         w.writerow([step, *[f"{v:.5f}" for v in values]])
-    log.info("step %d validation: %s", step, " ".join(
-        f"{k} {v:.4f}" for k, v in zip(("mel", "dur", "pitch", "energy", "mel(predicted p/e)"), values)))
+    labels = ["mel", "dur", "pitch", "energy", "mel(predicted p/e)"][:n] + ["spk"] * speaker
+    log.info("step %d validation: %s", step, " ".join(f"{k} {v:.4f}" for k, v in zip(labels, values)))
 
 
 def load_training_set(cache_path: str, durations_path: str, val_share: float):
@@ -259,13 +279,27 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
                     help="share of utterances whose decoder input takes the model's own pitch "
                     "and energy instead of the true ones, as at run time (0: teacher forcing)")
+    ap.add_argument("--speaker-loss", type=float, default=0.0, metavar="W",
+                    help="weight of the speaker loss: 1 - cos between the --speaker-judge's "
+                    "embedding of the predicted mel and the utterance's GE2E embedding (0: off)")
+    ap.add_argument("--speaker-judge", metavar="PATH",
+                    help="the frozen judge for --speaker-loss: a train_speaker_judge run's last.pt")
     a = ap.parse_args(argv)
     if not 0 <= a.predicted_variance <= 1:
         raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
+    if a.speaker_loss < 0:
+        raise SystemExit(f"error: --speaker-loss {a.speaker_loss}: must be 0 or more")
+    if a.speaker_loss > 0 and not a.speaker_judge:
+        raise SystemExit("error: --speaker-loss needs --speaker-judge PATH "
+                         "(a train_speaker_judge run's last.pt)")
     weights = parse_oversample(a.oversample)
     if a.init:  # checked now: a bad --init would otherwise fail after the data has loaded
         load_model_or_exit(a.init, "acoustic")
     dev = setup(a)
+    # loaded now: a bad judge would otherwise fail after the data has loaded
+    speaker = SpeakerLoss(a.speaker_judge, a.speaker_loss, dev) if a.speaker_loss > 0 else None
+    if a.speaker_judge and speaker is None:
+        log.warning("--speaker-judge without --speaker-loss: no speaker loss")
     cache, durs, ok, val = load_training_set(a.cache, a.durations, a.val_share)
     targets_for = ok + val  # variance targets: each utterance once
     ok = oversampled(cache, ok, weights)
@@ -284,15 +318,19 @@ def main(argv: list[str] | None = None):
     targets = VarianceTargets(cache, durs, targets_for) if variance else None
     mix_rng = np.random.default_rng()
     fit(run, model, (cache, durs, ok, val, targets), a, dev,
-        lambda batch: losses(model, batch, dev, a.predicted_variance, mix_rng))
+        lambda batch, emb=None: losses(model, batch, dev, a.predicted_variance, mix_rng,
+                                       speaker, emb),
+        speaker=speaker)
 
 
 def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "acoustic",
-        meta: dict | None = None) -> None:
+        meta: dict | None = None, speaker: SpeakerLoss | None = None) -> None:
     """The training loop shared by train_acoustic and distill_acoustic: AdamW with warm-up and
     decay to a.steps, resumable from RUN/last.pt, validation losses at each checkpoint.
     `data` is (cache, durations, train, validation, VarianceTargets or None);
-    `batch_terms(batch)` gives the four loss terms; `meta` is saved with each checkpoint."""
+    `batch_terms(batch)` gives the four loss terms; `meta` is saved with each checkpoint.
+    With `speaker`, `batch_terms(batch, emb)` gives a fifth, the speaker loss against the
+    utterances' un-noised embeddings `emb`, added with weight speaker.weight."""
     cache, durs, ok, val, targets = data
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
@@ -304,22 +342,26 @@ def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "
         run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched}, {"acoustic": model.config},
                  meta=meta)
         if val:
-            v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames)
-            log_validation(run.dir / "val.csv", n, v)
+            v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames, speaker)
+            log_validation(run.dir / "val.csv", n, v, speaker is not None)
 
     progress = Progress(run, a.steps, step, desc, save_every=a.save_every, save=save,
                         stop_at=getattr(a, "stop_at", None))  # distillation passes its own options
     while progress.running:
-        batch = make_batch(cache, durs, batcher.sample(), rng, variance=targets)
-        mel_loss, dur_loss, pitch_loss, energy_loss = batch_terms(batch)
-        loss = total_loss(mel_loss, dur_loss, pitch_loss, energy_loss)
+        idx = batcher.sample()
+        batch = make_batch(cache, durs, idx, rng, variance=targets)
+        if speaker is None:
+            terms = batch_terms(batch)
+            loss = total_loss(*terms)
+        else:  # the un-noised embeddings: the voice the judge should hear in the mel
+            terms = batch_terms(batch, torch.from_numpy(cache.emb[idx]))
+            loss = total_loss(*terms[:4]) + speaker.weight * terms[4]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        progress.step(mel=mel_loss.item(), dur=dur_loss.item(), pitch=pitch_loss.item(),
-                      energy=energy_loss.item())
+        progress.step(**{k: t.item() for k, t in zip(("mel", "dur", "pitch", "energy", "spk"), terms)})
 
 if __name__ == "__main__":
     main()
