@@ -36,6 +36,7 @@ from edgevc.export.bundle_dest import check_destination, replace_folder
 from edgevc.export.checkpoint_io import DEFAULT_SPEAKER, MODELS, load_model, shipped_dir
 from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
+from edgevc.export.mel_postfilter import MEL_SHARPEN, fold_sharpening
 from edgevc.export.onnx_export import export_all, torch_reference
 from edgevc.runtime.bundle import (
     FORMAT,
@@ -234,6 +235,7 @@ class _Inputs:
     default_spk: np.ndarray
     phase_section: dict
     cal_audio: list
+    mel_postfilter: dict | None = None  # folded into the decoder (export/mel_postfilter.py)
 
 
 @dataclass
@@ -277,17 +279,18 @@ def _distil_stale_students(ckpt_dir: Path, distill: bool, distill_data, duration
                         {k: distill_steps for k in stale} if distill_steps else None)
 
 
-def _load_inputs(ckpt_dir: Path, phase: str, calibration) -> _Inputs:
+def _load_inputs(ckpt_dir: Path, phase: str, calibration, mel_sharpen: float = 0.0) -> _Inputs:
     models, ckpt_info = {}, {}
     for name in MODELS:
         models[name], ckpt_info[name] = load_model(ckpt_dir, name)
+    postfilter = fold_sharpening(models["acoustic"], mel_sharpen)
     g2p = load_g2p(ckpt_dir)  # optional: without one the runtime reads unknown words by rules
     if g2p:
         ckpt_info["g2p"] = g2p[1]
     default_spk = load_speaker(ckpt_dir / DEFAULT_SPEAKER, EMBEDDING_DIM)
     phase_section = load_phase(ckpt_dir, phase)
     cal_audio = _read_calibration_audio(Path(calibration) if calibration else None)
-    return _Inputs(models, ckpt_info, g2p, default_spk, phase_section, cal_audio)
+    return _Inputs(models, ckpt_info, g2p, default_spk, phase_section, cal_audio, postfilter)
 
 
 def _check_float_chain(inputs: _Inputs, graphs: dict, fp32_dir: Path) -> _FloatChain:
@@ -394,7 +397,9 @@ def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: st
                              "window_hop": SPEAKER_WINDOW_HOP},
         "embedding_dim": EMBEDDING_DIM,
         "phonemes": SYMBOLS,
-        "models": {r: {**g, "format": "onnx", "opset": onnx_opset(tmp / g["file"])}
+        "models": {r: {**g, "format": "onnx", "opset": onnx_opset(tmp / g["file"]),
+                       **({"mel_postfilter": inputs.mel_postfilter}
+                          if r == "acoustic_decoder" and inputs.mel_postfilter else {})}
                    for r, g in chain.graphs.items()},
         "lexicon": "lexicon.txt.gz",
         "default_speaker": "default_speaker.npy",
@@ -458,14 +463,16 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                  tflite_env: str | Path | None = None, judge: int = 0,
                  phase: str = "vocoder", distill: bool = True,
                  distill_data: str | Path | None = None, durations: str | Path | None = None,
-                 distill_steps: int | None = None, sign_key: str | Path | None = None) -> dict:
+                 distill_steps: int | None = None, sign_key: str | Path | None = None,
+                 mel_sharpen: float = MEL_SHARPEN) -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
     them through WER/SECS/DNSMOS (export/judged_check.py); past a limit the export fails.
     Students missing or older than their teachers are first distilled from the feature cache
     `distill_data` into the checkpoints folder (export/distillation.py); without it that is
-    an error, unless `distill` is False, which exports them as they are."""
+    an error, unless `distill` is False, which exports them as they are. `mel_sharpen` is
+    the beta of the spectral post-filter folded into the decoder (0: none)."""
     tflite_precisions = _check_options(quantize, phase, fmt)
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
@@ -477,7 +484,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     stages = _Progress(7 + bool(judge), progress)
 
     stages.start("load checkpoints")
-    inputs = _load_inputs(ckpt_dir, phase, calibration)
+    inputs = _load_inputs(ckpt_dir, phase, calibration, mel_sharpen)
     stages.done()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -12,6 +12,7 @@ import click
 from edgevc.cli import TOOLCHAIN_MISSING
 from edgevc.errors import EdgevcError
 from edgevc.export import stages
+from edgevc.export.mel_postfilter import MEL_SHARPEN
 
 
 @click.command("export")
@@ -53,6 +54,11 @@ from edgevc.export import stages
                    "step/s on one CPU core).")
 @click.option("--distill/--no-distill", default=True, show_default=True,
               help="--no-distill exports students older than their teachers as they are.")
+@click.option("--mel-sharpen", type=click.FloatRange(0, 2), default=MEL_SHARPEN, show_default=True,
+              metavar="BETA",
+              help="Spectral post-filter folded into the acoustic decoder: each mel frame plus "
+                   "BETA times its difference from a 5-band moving average (restores the "
+                   "formant contrast an L1-trained decoder smooths away; 0: none).")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing edgevc bundle folder (atomically). A folder holding "
@@ -62,7 +68,7 @@ from edgevc.export import stages
                    "manifest.sig); runtimes given the public key refuse anything else.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
-               durations, distill_steps, distill, out, force, sign_key, as_json):
+               durations, distill_steps, distill, mel_sharpen, out, force, sign_key, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
     Distils students that are missing or older than their teachers (with --distill-data),
@@ -83,7 +89,8 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
     manifest = build_bundle(out, quantize, checkpoints, calibration, force=force,
                             progress=not as_json, fmt=fmt, tflite_env=tflite_env, judge=judge,
                             phase=phase, distill=distill, distill_data=distill_data,
-                            durations=durations, distill_steps=distill_steps, sign_key=sign_key)
+                            durations=durations, distill_steps=distill_steps, sign_key=sign_key,
+                            mel_sharpen=mel_sharpen)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:

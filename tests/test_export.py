@@ -85,9 +85,12 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     for _role, check in m["quantization"]["export_checks"].items():
         assert check["max_abs_error_vs_pytorch"] < 1e-3
     assert m["checkpoints"]["acoustic"]["step"] == 5
+    # the post-filter folded into the decoder by default, and said so
+    assert m["models"]["acoustic_decoder"]["mel_postfilter"]["beta"] == 0.5
     _assert_manifest_opsets_are_the_files(out, m)
     size_int8 = b.summary()["total_bytes"]
-    build_bundle(out, "none", tiny_checkpoints, progress=False)  # replaces in place
+    m = build_bundle(out, "none", tiny_checkpoints, progress=False, mel_sharpen=0.0)  # in place
+    assert "mel_postfilter" not in m["models"]["acoustic_decoder"]
     assert Bundle.load(out).models["vocoder"].precision == "fp32"
     assert Bundle.load(out).summary()["total_bytes"] > size_int8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
