@@ -1,15 +1,22 @@
 """Automatic judges of synthesized speech: intelligibility, speaker similarity and quality.
 
     python -m benchmarks.quality [--bundle DIR] [--sentences FILE] [--out benchmarks/results]
-        [--quick] [--real DIR] [--clone SPEAKER_DIR ...] [--heldout-speakers DIR [--enroll-seconds S]]
+        [--quick] [--real DIR] [--clone SPEAKER_DIR ...]
+        [--heldout-speakers DIR [--heldout-speakers DIR ...] [--enroll-seconds S]]
 
-`--heldout-speakers DIR`: every speaker of export/heldout.txt found in DIR (no model trained
-on them). Their speech is cut into 3 s segments: the first half of them (rounded up), at
-most `--enroll-seconds` (default 30 s), enroll the voice; the rest are the real references
-for SECS. Top-1 identification among all of them by two judges enrolled from the same
-enrollment segments: the speaker embedding and an MFCC GMM-UBM (export/gmm_ubm.py, no
-neural net); the speakers' real reference segments go through the same judges as the
-reference row, and a per-speaker table follows.
+    python -m benchmarks.quality --heldout-speakers ../shared/data/speech/librispeech-251 \
+        --heldout-speakers /work/corpora/speechocean762 --clone-sentences 3
+
+`--heldout-speakers DIR` (repeatable): every speaker of export/heldout.txt found in the DIRs
+(no model trained on them), each DIR in any layout export/corpus.py reads (speaker folders
+such as librispeech-251, a Kaldi data directory tree such as speechocean762, whose speakers
+are named `speechocean762-XXXX` as `prepare` names them). A speaker's recordings are taken
+in path order; their speech is cut into 3 s segments: the first half of them (rounded up),
+at most `--enroll-seconds` (default 30 s), enroll the voice; the rest are the real
+references for SECS. Top-1 identification among all of them, over every DIR, by two judges
+enrolled from the same enrollment segments: the speaker embedding and an MFCC GMM-UBM
+(export/gmm_ubm.py, no neural net); the speakers' real reference segments go through the
+same judges as the reference row, and a per-speaker table follows.
 
 `--teacher VOICE --teacher-voices kokoro-js-1.2.1.tgz`: the Kokoro teacher reads the same
 sentences in VOICE, judged beside edgevc (needs the `[teacher]` extra).
@@ -26,6 +33,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -89,28 +97,52 @@ def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
             "centroid": unit(np.mean(embs, axis=0)) if judges.secs and embs else None}
 
 
-def heldout_voices(folder: Path, enroll_seconds: float = ENROLL_SEGMENTS * SEGMENT_S
+def heldout_recordings(folders: Path | Sequence[Path]) -> dict[str, list[Path]]:
+    """{speaker: recordings} of the export/heldout.txt speakers found in `folders` (one or
+    several corpora, each in any layout export/corpus.py reads), speakers in name order and
+    each one's recordings in path order, whatever order the corpus lists them in."""
+    from edgevc.export.corpus import detect_layout, read_corpus
+    from edgevc.export.heldout import HeldOut
+
+    held = HeldOut.load().speakers
+    found: dict[str, set[Path]] = {}
+    for folder in [folders] if isinstance(folders, (str, Path)) else folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise InputError(f"--heldout-speakers {folder}: not a folder")
+        # no transcript needed: the references are judged against the speaker, not a text
+        utts = [u for u in read_corpus(folder, require_text=False) if u.speaker in held]
+        speakers = {u.speaker for u in utts}
+        log.info("held-out speakers: %d in %s (%s layout)", len(speakers), folder, detect_layout(folder))
+        if not speakers:
+            log.warning("%s holds none of the speakers of export/heldout.txt", folder)
+        for u in utts:  # a set: the same folder given twice adds nothing
+            found.setdefault(u.speaker, set()).add(u.audio)
+    return {spk: sorted(found[spk]) for spk in sorted(found)}
+
+
+def heldout_voices(folders: Path | Sequence[Path], enroll_seconds: float = ENROLL_SEGMENTS * SEGMENT_S
                    ) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
-    """(speaker, enrollment segments, reference segments) per held-out speaker in `folder`.
+    """(speaker, enrollment segments, reference segments) per held-out speaker in `folders`
+    (heldout_recordings()).
 
     A speaker's speech (silence trimmed per file) is cut into SEGMENT_S segments; the first
     half of them (rounded up), at most `enroll_seconds` of speech, enroll, the rest are the
     references; a speaker with under MIN_SEGMENTS segments is left out. The default, 6 s,
     is the first two segments whatever the speaker's length (speaker_emphasis.py)."""
     from edgevc.audio.processing import normalize_peak, trim_silence
-    from edgevc.export.heldout import HeldOut
 
     voices = []
-    for spk in sorted(HeldOut.load().speakers):
-        if not (folder / spk).is_dir():
-            continue
-        wav = np.concatenate([normalize_peak(trim_silence(load_audio(p, SR)))
-                              for p in audio_files(folder / spk)])
+    for spk, files in heldout_recordings(folders).items():
+        wav = np.concatenate([normalize_peak(trim_silence(load_audio(p, SR))) for p in files])
         n = int(SEGMENT_S * SR)
         segs = [wav[i:i + n] for i in range(0, len(wav) - n + 1, n)]
         if len(segs) >= MIN_SEGMENTS:
             k = min(max(1, int(enroll_seconds / SEGMENT_S + 1e-9)), (len(segs) + 1) // 2)
             voices.append((spk, segs[:k], segs[k:]))
+        else:
+            log.warning("held-out speaker %s left out: %.1f s of speech, under %g s",
+                        spk, len(wav) / SR, MIN_SEGMENTS * SEGMENT_S)
     return voices
 
 
@@ -236,7 +268,11 @@ def synth_system(judges, synth, name, sentences, speaker=None, speak=None) -> tu
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="held-out clones over both corpora:\n"
+               "  python -m benchmarks.quality --heldout-speakers ../shared/data/speech/librispeech-251 \\\n"
+               "      --heldout-speakers /work/corpora/speechocean762 --clone-sentences 3")
     ap.add_argument("--bundle", type=Path, help="bundle folder (default: the shipped one)")
     ap.add_argument("--sentences", type=Path, default=Path(__file__).with_name("sentences.txt"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -245,8 +281,10 @@ def main() -> None:
     ap.add_argument("--real", type=Path, help="folder with metadata.csv (id|text) and wavs/")
     ap.add_argument("--clone", type=Path, nargs="+", default=[], metavar="SPEAKER_DIR",
                     help=f"one speaker's recordings: enroll from the first {ENROLL_FILES}")
-    ap.add_argument("--heldout-speakers", type=Path, metavar="DIR",
-                    help="clone the export/heldout.txt speakers found in DIR (e.g. librispeech-251)")
+    ap.add_argument("--heldout-speakers", type=Path, action="append", metavar="DIR",
+                    help="clone the export/heldout.txt speakers found in DIR, any layout "
+                         "export/corpus.py reads (e.g. librispeech-251, the speechocean762 Kaldi "
+                         "tree); repeat it to judge several corpora's speakers together")
     ap.add_argument("--clone-sentences", type=int, default=5,
                     help="sentences per --heldout-speakers voice (default 5)")
     ap.add_argument("--enroll-seconds", type=float, default=ENROLL_MAX_S, metavar="S",

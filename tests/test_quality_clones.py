@@ -1,4 +1,5 @@
-"""benchmarks/quality.py --heldout-speakers: the enrollment split, and the identification
+"""benchmarks/quality.py --heldout-speakers: the held-out speakers found in one or more
+corpora (speaker folders, Kaldi data dirs), the enrollment split, and the identification
 and aggregation of clones and real recordings, on synthetic voices with stand-in judges
 (no Whisper, no DNSMOS, no resemblyzer)."""
 
@@ -8,6 +9,7 @@ from test_gmm_ubm import SPEAKERS, voice
 
 from benchmarks.quality import (
     aggregate,
+    heldout_recordings,
     heldout_tables,
     heldout_voices,
     id_aggregate,
@@ -15,6 +17,7 @@ from benchmarks.quality import (
     judge_heldout,
     per_speaker,
 )
+from edgevc.errors import InputError
 from edgevc.export.judges import unit
 
 SR = 16000
@@ -124,10 +127,66 @@ def test_heldout_voices_enrolls_the_first_half_of_each_speaker_at_most_the_cap(t
     assert {spk: len(e) for spk, e, _ in heldout_voices(tmp_path, 3.0)} == {"125": 1, "39": 1}
 
 
-def test_main_writes_both_rows_and_the_per_speaker_tables(tmp_path, monkeypatch):
+def write_kaldi(root, splits: dict[str, dict[str, list[np.ndarray]]]) -> None:
+    """A speechocean762-like Kaldi tree at `root`: per split folder (train/, test/) the
+    speakers' clips as root/WAVE/SPEAKERxxxx/<utt>.WAV, listed in wav.scp (relative to the
+    corpus root, newest first, so listing order is not path order), text and utt2spk."""
+    import soundfile as sf
+
+    for split, speakers in splits.items():
+        scp, text, utt2spk = [], [], []
+        for spk, clips in speakers.items():
+            (root / "WAVE" / f"SPEAKER{spk}").mkdir(parents=True, exist_ok=True)
+            for i, clip in enumerate(clips):
+                uid = f"0{spk}{i:04d}"
+                sf.write(root / "WAVE" / f"SPEAKER{spk}" / f"{uid}.WAV", clip, SR, format="WAV")
+                scp.append(f"{uid}\tWAVE/SPEAKER{spk}/{uid}.WAV")
+                text.append(f"{uid}\tTHREE TWO ONE")
+                utt2spk.append(f"{uid} {spk}")
+        (root / split).mkdir(parents=True)
+        for name, lines in (("wav.scp", scp), ("text", text), ("utt2spk", utt2spk)):
+            (root / split / name).write_text("\n".join(reversed(lines)) + "\n")
+
+
+def test_heldout_speakers_of_a_kaldi_tree_and_speaker_folders_are_found_together(tmp_path):
+    """Two corpora at once: LibriSpeech-style speaker folders and a speechocean762 Kaldi
+    tree (short clips, speakers named as `prepare` names them); only export/heldout.txt's
+    speakers, in name order, each one's clips in path order whatever wav.scp's order."""
+    import soundfile as sf
+
+    (tmp_path / "ls" / "39").mkdir(parents=True)
+    (tmp_path / "ls" / "x").mkdir()  # not held out
+    sf.write(tmp_path / "ls" / "39" / "a.flac", voice(*SPEAKERS["low"], 16.0, seed=0), SR)
+    sf.write(tmp_path / "ls" / "x" / "a.flac", voice(*SPEAKERS["low"], 16.0, seed=1), SR)
+    so = tmp_path / "speechocean762"
+    write_kaldi(so, {
+        "train": {"1064": [voice(*SPEAKERS["mid"], 3.5, seed=10 + i) for i in range(6)],
+                  "0001": [voice(*SPEAKERS["deep"], 3.5, seed=20 + i) for i in range(6)]},
+        "test": {"0563": [voice(*SPEAKERS["child"], 2.5, seed=30 + i) for i in range(5)],
+                 "0092": [voice(*SPEAKERS["high"], 2.0, seed=40 + i) for i in range(4)]}})
+    found = heldout_recordings([tmp_path / "ls", so])
+    assert list(found) == ["39", "speechocean762-0092", "speechocean762-0563",
+                           "speechocean762-1064"]
+    assert found["39"] == [tmp_path / "ls" / "39" / "a.flac"]
+    assert found["speechocean762-1064"] == [so / "WAVE" / "SPEAKER1064" / f"01064{i:04d}.WAV"
+                                            for i in range(6)]
+    assert len(found["speechocean762-0563"]) == 5
+    # one folder alone; the same folder twice adds nothing
+    assert heldout_recordings(so) == {k: v for k, v in found.items() if k != "39"}
+    assert heldout_recordings([so, so, tmp_path / "ls"]) == found
+    # 0092: 8 s of speech, left out; 0563: 12.5 s, four 3 s cuts; 1064: 21 s, seven
+    split = {spk: (len(e), len(r)) for spk, e, r in heldout_voices([tmp_path / "ls", so], 30.0)}
+    assert split == {"39": (3, 2), "speechocean762-0563": (2, 2), "speechocean762-1064": (4, 3)}
+    with pytest.raises(InputError, match="not a folder"):
+        heldout_recordings([so, tmp_path / "missing"])
+
+
+@pytest.mark.parametrize("two_corpora", [False, True])
+def test_main_writes_both_rows_and_the_per_speaker_tables(tmp_path, monkeypatch, two_corpora):
     """`--heldout-speakers` end to end with the shipped bundle and stand-in judges: the
     output files keep their names and hold the clones, the real reference row and the
-    per-speaker figures."""
+    per-speaker figures. With `two_corpora`, the third speaker comes from a Kaldi tree in
+    short clips through a second `--heldout-speakers`, and is identified among all three."""
     import json
     import sys
 
@@ -135,10 +194,18 @@ def test_main_writes_both_rows_and_the_per_speaker_tables(tmp_path, monkeypatch)
 
     import benchmarks.quality as quality
 
+    third = "speechocean762-0563" if two_corpora else "229"
     for k, (spk, name) in enumerate([("39", "low"), ("125", "mid"), ("229", "child")]):
+        wav = voice(*SPEAKERS[name], 13.0, seed=k)
+        if spk == "229" and two_corpora:  # the same 13 s, in four clips
+            write_kaldi(tmp_path / "speechocean762", {"test": {"0563": np.split(wav, 4)}})
+            continue
         (tmp_path / "ls" / spk).mkdir(parents=True)
-        sf.write(tmp_path / "ls" / spk / "a.flac", voice(*SPEAKERS[name], 13.0, seed=k), SR)
+        sf.write(tmp_path / "ls" / spk / "a.flac", wav, SR)
     (tmp_path / "s.txt").write_text("Hello there.\nThe shop opens at nine.\n")
+    corpora = ["--heldout-speakers", str(tmp_path / "ls")]
+    if two_corpora:
+        corpora += ["--heldout-speakers", str(tmp_path / "speechocean762")]
 
     class Judges(FakeJudges):
         def __init__(self, *args, **kwargs):
@@ -150,14 +217,16 @@ def test_main_writes_both_rows_and_the_per_speaker_tables(tmp_path, monkeypatch)
     monkeypatch.setattr(quality, "Judges", Judges)
     monkeypatch.setattr(sys, "argv", [
         "quality.py", "--sentences", str(tmp_path / "s.txt"), "--out", str(tmp_path / "out"),
-        "--heldout-speakers", str(tmp_path / "ls"), "--clone-sentences", "1"])
+        *corpora, "--clone-sentences", "1"])
     quality.main()
     res = json.loads((tmp_path / "out" / "quality.json").read_text())
     clone, real = [s for s in res["systems"] if "speakers" in s]
     assert clone["enroll_seconds_max"] == 30 and clone["enroll_seconds"]["39"] == 6.0
-    assert set(clone["per_speaker"]) == {"39", "125", "229"} and clone["aggregate"]["n"] == 3
+    assert clone["speakers"] == sorted(["39", "125", third])
+    assert set(clone["per_speaker"]) == {"39", "125", third} and clone["aggregate"]["n"] == 3
+    assert clone["enroll_seconds"][third] == 6.0 and clone["reference_segments"][third] == 2
     assert real["aggregate"]["n"] == 6 and real["aggregate"]["top1_gmm"] == 1.0
-    assert all(r["id_gmm"] in ("39", "125", "229") for r in clone["rows"])
+    assert all(r["id_gmm"] in ("39", "125", third) for r in clone["rows"])
     md = (tmp_path / "out" / "quality.md").read_text()
     assert "### Per speaker: real recordings of the 3 held-out speakers" in md
     assert "at most 30 s" in md and "top-1 GMM-UBM" in md
