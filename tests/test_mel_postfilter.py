@@ -59,3 +59,21 @@ def test_beta_zero_leaves_the_model_as_it_is():
 def test_bad_settings_are_refused(beta, width):
     with pytest.raises(InputError):
         sharpening_matrix(80, beta, width)
+
+
+def test_the_probe_filters_as_the_export_folds():
+    """benchmarks.mel_postfilter filters the runtime's mel with the same matrix the export
+    folds in, and refuses a filter it does not know."""
+    from benchmarks.mel_postfilter import FilteredSession, make_filter
+
+    mel = np.random.default_rng(1).normal(-5, 2, (1, 9, 80)).astype(np.float32)
+
+    class Session:
+        def run(self, feeds):
+            return [mel, "other output"]
+
+    out = FilteredSession(Session(), make_filter("sharpen0.5")).run({})
+    np.testing.assert_allclose(out[0][0], _sharpened(mel[0], 0.5, 5), atol=1e-4)
+    assert out[1] == "other output" and make_filter("none") is None
+    with pytest.raises(InputError):
+        make_filter("blur2")
