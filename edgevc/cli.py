@@ -111,14 +111,18 @@ TOOLCHAIN_MISSING = toolchain_missing("export")
 TOOLCHAIN_FUNCTIONS = {"enroll --refine": ("edgevc.export.refine_speaker", "refine")}
 
 
+def _toolchain_has(module: str) -> bool:
+    """Whether the toolchain module's code is here (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package (edgevc.export) is absent
+        return False
+
+
 def _toolchain_function(what: str):
     """The toolchain function behind `what`, or EdgevcError saying what to install."""
     module, attr = TOOLCHAIN_FUNCTIONS[what]
-    try:
-        found = importlib.util.find_spec(module)
-    except ModuleNotFoundError:  # the parent package (edgevc.export) is absent
-        found = None
-    if found is None:
+    if not _toolchain_has(module):
         raise EdgevcError(toolchain_missing(what))
     try:
         return getattr(importlib.import_module(module), attr)
@@ -133,11 +137,7 @@ class _Group(click.Group):
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS and name not in self.commands:
             module, attr = LAZY_COMMANDS[name]
-            try:
-                found = importlib.util.find_spec(module)
-            except ModuleNotFoundError:  # the parent package (edgevc.export) is absent
-                found = None
-            if found is None:
+            if not _toolchain_has(module):
                 return _missing_command(name)
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
