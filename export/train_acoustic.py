@@ -15,6 +15,10 @@ crop of each predicted mel, and the loss is 1 - cos between what it hears and th
 utterance's un-noised GE2E embedding. Turn it on in a new run: a run resumed with it gains
 a CSV column its header lacks.
 
+`--adversarial W` adds W times a mel discriminator's least-squares and feature-matching
+losses (`adv` in loss.csv, the discriminator's own loss `disc`; export/mel_adversary.py):
+against the over-smoothed mel an L1 loss leaves.
+
 `--val-share` keeps every take of a share of the sentences out of training and writes their
 losses to RUN/val.csv at each checkpoint: the training loss alone misled a session-3
 fine-tune (mel 0.56 -> 0.36 while held-out WER rose from 38% to 50%).
@@ -32,6 +36,7 @@ from torch.nn import functional as F
 from edgevc.export.batching import LengthBatcher, lengths_mask, pad, transcribed_indices
 from edgevc.export.checkpoint_io import load_model_or_exit, read_weights
 from edgevc.export.heldout import text_key
+from edgevc.export.mel_adversary import MelAdversary
 from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
@@ -141,14 +146,18 @@ def loss_terms(pred: Targets, target: Targets, tmask, fmask):
 
 
 def losses(model, batch, dev, predicted_variance: float = 0.0, rng=None,
-           speaker: SpeakerLoss | None = None, emb=None):
-    """loss_terms of the model against the recordings; with `speaker`, a fifth: the speaker
-    loss against `emb` (B, 256), the utterances' un-noised embeddings (crops drawn by `rng`)."""
+           speaker: SpeakerLoss | None = None, emb=None, adversary: MelAdversary | None = None):
+    """loss_terms of the model against the recordings; with `speaker`, then the speaker loss
+    against `emb` (B, 256), the utterances' un-noised embeddings (crops drawn by `rng`);
+    with `adversary`, then its generator loss on crops drawn by `rng`."""
     pred, tmask, fmask = predict(model, batch, dev, predicted_variance, rng)
-    terms = loss_terms(pred, truth(batch, dev), tmask, fmask)
-    if speaker is None:
-        return terms
-    return (*terms, speaker(pred.mel, batch[4], emb.to(dev), rng))
+    target = truth(batch, dev)
+    terms = loss_terms(pred, target, tmask, fmask)
+    if speaker is not None:
+        terms = (*terms, speaker(pred.mel, batch[4], emb.to(dev), rng))
+    if adversary is not None:
+        terms = (*terms, adversary.generator_loss(pred.mel, target.mel, batch[4], rng))
+    return terms
 
 
 def total_loss(mel_loss, dur_loss, pitch_loss, energy_loss):
@@ -284,9 +293,14 @@ def main(argv: list[str] | None = None):
                     "embedding of the predicted mel and the utterance's GE2E embedding (0: off)")
     ap.add_argument("--speaker-judge", metavar="PATH",
                     help="the frozen judge for --speaker-loss: a train_speaker_judge run's last.pt")
+    ap.add_argument("--adversarial", type=float, default=0.0, metavar="W",
+                    help="weight of a mel discriminator's adversarial + feature-matching loss "
+                    "against over-smoothed mels (0: off); turn it on in a new run")
     a = ap.parse_args(argv)
     if not 0 <= a.predicted_variance <= 1:
         raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
+    if a.adversarial < 0:
+        raise SystemExit(f"error: --adversarial {a.adversarial}: must be 0 or more")
     if a.speaker_loss < 0:
         raise SystemExit(f"error: --speaker-loss {a.speaker_loss}: must be 0 or more")
     if a.speaker_loss > 0 and not a.speaker_judge:
@@ -316,31 +330,37 @@ def main(argv: list[str] | None = None):
         load_initial(model, init.config, init.weights,
                      torch.from_numpy(cache.emb[np.isfinite(cache.emb).all(1)]))
     targets = VarianceTargets(cache, durs, targets_for) if variance else None
+    adversary = MelAdversary(a.adversarial, dev) if a.adversarial > 0 else None
     mix_rng = np.random.default_rng()
     fit(run, model, (cache, durs, ok, val, targets), a, dev,
         lambda batch, emb=None: losses(model, batch, dev, a.predicted_variance, mix_rng,
-                                       speaker, emb),
-        speaker=speaker)
+                                       speaker, emb, adversary),
+        speaker=speaker, adversary=adversary)
 
 
 def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "acoustic",
-        meta: dict | None = None, speaker: SpeakerLoss | None = None) -> None:
+        meta: dict | None = None, speaker: SpeakerLoss | None = None,
+        adversary: MelAdversary | None = None) -> None:
     """The training loop shared by train_acoustic and distill_acoustic: AdamW with warm-up and
     decay to a.steps, resumable from RUN/last.pt, validation losses at each checkpoint.
     `data` is (cache, durations, train, validation, VarianceTargets or None);
     `batch_terms(batch)` gives the four loss terms; `meta` is saved with each checkpoint.
     With `speaker`, `batch_terms(batch, emb)` gives a fifth, the speaker loss against the
-    utterances' un-noised embeddings `emb`, added with weight speaker.weight."""
+    utterances' un-noised embeddings `emb`, added with weight speaker.weight. With
+    `adversary`, one more (last), its generator loss, added with its active weight; its
+    discriminator steps after each model step and is checkpointed with the model."""
     cache, durs, ok, val, targets = data
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)
-    step = run.resume({"acoustic": model}, {"opt": opt, "sched": sched})
+    modules = {"acoustic": model, **({"adversary": adversary} if adversary else {})}
+    step = run.resume(modules, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)  # a resumed run draws new batches
+    names = ["mel", "dur", "pitch", "energy"] + ["spk"] * (speaker is not None) \
+        + ["adv"] * (adversary is not None)
 
     def save(n):
-        run.save(n, {"acoustic": model}, {"opt": opt, "sched": sched}, {"acoustic": model.config},
-                 meta=meta)
+        run.save(n, modules, {"opt": opt, "sched": sched}, {"acoustic": model.config}, meta=meta)
         if val:
             v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames, speaker)
             log_validation(run.dir / "val.csv", n, v, speaker is not None)
@@ -352,16 +372,22 @@ def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "
         batch = make_batch(cache, durs, idx, rng, variance=targets)
         if speaker is None:
             terms = batch_terms(batch)
-            loss = total_loss(*terms)
         else:  # the un-noised embeddings: the voice the judge should hear in the mel
             terms = batch_terms(batch, torch.from_numpy(cache.emb[idx]))
-            loss = total_loss(*terms[:4]) + speaker.weight * terms[4]
+        loss = total_loss(*terms[:4])
+        if speaker is not None:
+            loss = loss + speaker.weight * terms[4]
+        if adversary is not None:
+            loss = loss + adversary.active_weight * terms[-1]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        progress.step(**{k: t.item() for k, t in zip(("mel", "dur", "pitch", "energy", "spk"), terms)})
+        values = {k: t.item() for k, t in zip(names, terms)}
+        if adversary is not None:
+            values["disc"] = adversary.update()
+        progress.step(**values)
 
 if __name__ == "__main__":
     main()

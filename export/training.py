@@ -43,6 +43,9 @@ class Run:
             return 0
         state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
         for k, m in modules.items():
+            if k not in state["model"]:  # e.g. --adversarial turned on in a resumed run
+                raise SystemExit(f"error: {self.ckpt} holds no '{k}' state: the run was started "
+                                 "without the option that adds it; start a new run with --init")
             m.load_state_dict(state["model"][k])
         for k, o in optimizers.items():
             if k in state.get("optim", {}):

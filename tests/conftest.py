@@ -20,6 +20,36 @@ def run_cli(*args, input=None, env=None, timeout=300):
                           capture_output=True, timeout=timeout, env=env)
 
 
+def build_tiny_training_cache(root: Path, texts, seconds, f0_step: float):
+    """A toolchain feature cache at root/cache.npz of transcribed stand-in utterances (two
+    voices, ann at 210 Hz and bob at 110 Hz, the k-th sentence raised by k * f0_step, one
+    length per sentence) and root/durations.npz, aligner-like durations (each utterance's
+    frames split evenly over its phonemes). Returns both paths."""
+    import soundfile as sf
+
+    from edgevc.export.heldout import HeldOut
+    from edgevc.export.prepare import FeatureCache, build_cache
+
+    sr, rng = 16000, np.random.default_rng(0)
+    for spk, f0 in (("ann", 210), ("bob", 110)):
+        (root / "text" / spk).mkdir(parents=True)
+        for k, (text, secs) in enumerate(zip(texts, seconds)):
+            t = np.arange(int(secs * sr)) / sr
+            wav = 0.3 * np.sin(2 * np.pi * f0 * (1 + f0_step * k) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+            sf.write(root / "text" / spk / f"u{k}.wav", (wav + 0.01 * rng.normal(size=len(t))).astype(np.float32), sr)
+            (root / "text" / spk / f"u{k}.txt").write_text(text)
+    cache_path = root / "cache.npz"
+    build_cache([root / "text"], [], str(cache_path), with_teacher=False, heldout=HeldOut())
+    cache = FeatureCache(str(cache_path))
+    durs = []
+    for i in range(len(cache)):
+        n, m = len(cache.ids(i)), len(cache.mel(i))
+        durs.append(np.diff(np.linspace(0, m, n + 1).round()).astype(np.int64))
+    off = np.cumsum([0] + [len(d) for d in durs])
+    np.savez(root / "durations.npz", utt=cache.utt, dur=np.concatenate(durs), dur_off=off)
+    return cache_path, root / "durations.npz"
+
+
 @pytest.fixture(scope="session")
 def bundle_copy(tmp_path_factory) -> Path:
     """A private copy of the shipped bundle that tests may tamper with."""

