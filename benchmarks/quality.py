@@ -294,6 +294,12 @@ def main() -> None:
                     help="enroll --heldout-speakers with the GE2E teacher the acoustic model was "
                          "trained on, not the bundle's student encoder (tells encoder error from "
                          "acoustic-model error; needs resemblyzer)")
+    ap.add_argument("--refine", action="store_true",
+                    help="refine each --heldout-speakers vector through the acoustic model "
+                         "(edgevc enroll --refine; its words from Whisper; needs the toolchain)")
+    ap.add_argument("--refine-acoustic", type=Path, metavar="PT",
+                    help="--refine: the acoustic checkpoint the bundle was exported from "
+                         "(default: the shipped one)")
     ap.add_argument("--phase", choices=PHASE_METHODS,
                     help="where the waveform's phase comes from (default: the bundle's choice)")
     ap.add_argument("--asr-model", type=Path, metavar="DIR",
@@ -376,8 +382,19 @@ def main() -> None:
         embed_wav = Teacher().window_embeddings
     voices = heldout_voices(args.heldout_speakers, args.enroll_seconds) if args.heldout_speakers else []
     heldout = []  # per speaker: (rows, embeddings, audio) of the clone's sentences
+    refine_seconds = {}
     for spk, enroll_segs, _ in voices:
         emb = unit(np.concatenate([embed_wav(w) for w in enroll_segs]).mean(0)).astype(np.float32)
+        if args.refine:  # what `edgevc enroll --refine` does, on the same enrollment cuts
+            from edgevc.export.refine_speaker import refine
+            try:
+                emb, info = refine(emb, [f"{spk} cut {i + 1}" for i in range(len(enroll_segs))],
+                                   acoustic=args.refine_acoustic, asr_model=args.asr_model,
+                                   bundle_checkpoints=bundle.manifest.get("checkpoints"),
+                                   audio=list(enroll_segs))
+                refine_seconds[spk] = info["seconds"]["total"]
+            except InputError as e:  # e.g. a cut in which Whisper hears no words
+                log.warning("%s: not refined, the plain vector is judged (%s)", spk, e)
         wavs: list[np.ndarray] = []
 
         def speak(text, emb=emb, wavs=wavs):
@@ -387,8 +404,10 @@ def main() -> None:
                                     sentences[:args.clone_sentences], speak=speak)
         heldout.append((system["rows"], embs, wavs))
     if voices:
-        label = " (teacher-enrolled)" if args.teacher_enroll else ""
+        label = (" (teacher-enrolled)" if args.teacher_enroll else "") + (" (refined)" if args.refine else "")
         systems += judge_heldout(judges, voices, heldout, args.enroll_seconds, label)
+        if refine_seconds:
+            systems[-2]["refine_seconds"] = refine_seconds
     for s in systems:
         s["aggregate"] = aggregate(s["rows"])
         if "speakers" in s:

@@ -82,6 +82,11 @@ def read_speech(path: str | Path) -> np.ndarray:
     problem = speech_evidence(normalize_peak(wav[span[0]:span[1]]), SAMPLE_RATE).problem()
     if problem:
         raise InputError(f"audio file {path}: {problem}")
+    return as_trained(wav)
+
+
+def as_trained(wav: np.ndarray) -> np.ndarray:
+    """Speech at 16 kHz trimmed and peak-normalised as prepare.py does, whole frames."""
     wav = normalize_peak(trim_silence(wav))
     return wav[: len(wav) // HOP * HOP]
 
@@ -112,14 +117,18 @@ def front_end():
 
 
 def load_recordings(paths: list, texts: list[str] | None = None, asr_model: Path | None = None,
-                    threads: int = 1) -> list[Recording]:
-    """The recordings' features and phonemes; `texts` (one per path), else Whisper's."""
+                    threads: int = 1, audio: list[np.ndarray] | None = None) -> list[Recording]:
+    """The recordings' features and phonemes; `texts` (one per path), else Whisper's.
+    `audio`: the recordings as 16 kHz speech already in memory (checked by the caller),
+    one per entry of `paths`, which then only name them."""
     if not paths:
         raise InputError("refine-speaker needs at least one audio file")
     if texts is not None and len(texts) != len(paths):
         raise InputError(f"--text given {len(texts)} time(s) for {len(paths)} audio file(s); "
                          "give one transcript per recording, in the same order")
-    wavs = [read_speech(p) for p in paths]
+    if audio is not None and len(audio) != len(paths):
+        raise ValueError(f"{len(audio)} recordings for {len(paths)} names")
+    wavs = [read_speech(p) for p in paths] if audio is None else [as_trained(w) for w in audio]
     seconds = sum(len(w) for w in wavs) / SAMPLE_RATE
     if seconds < MIN_SPEECH_SECONDS:
         raise InputError(f"refine-speaker: only {seconds:.1f} s of speech in {len(paths)} "
@@ -310,16 +319,18 @@ def file_sha256(path: Path) -> str:
 def refine(start: np.ndarray, paths: list, texts: list[str] | None = None,
            acoustic: str | Path | None = None, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
            pull: float = DEFAULT_PULL, asr_model: Path | None = None, threads: int = 1,
-           bundle_checkpoints: dict | None = None) -> tuple[np.ndarray, dict]:
+           bundle_checkpoints: dict | None = None,
+           audio: list[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
     """The refined unit vector and the `refined` record for its sidecar. `start`: the plain
     enrollment vector; `bundle_checkpoints`: the bundle manifest's `checkpoints`, to warn
-    when the acoustic checkpoint is not the one the bundle speaks with."""
+    when the acoustic checkpoint is not the one the bundle speaks with; `audio`: the
+    recordings in memory (16 kHz), `paths` then only name them (benchmarks/quality.py)."""
     t0 = time.monotonic()
     torch.set_num_threads(threads)
     if steps < 1:
         raise InputError(f"--steps {steps}: must be at least 1")
     start = np.asarray(start, np.float32)
-    recs = load_recordings(paths, texts, asr_model, threads)  # bad input fails before the model loads
+    recs = load_recordings(paths, texts, asr_model, threads, audio)  # bad input fails before the model loads
     t_read = time.monotonic()
     path = Path(acoustic) if acoustic else shipped_dir() / "acoustic.pt"
     model, ckpt_step, config = load_model_file(path, "acoustic")

@@ -57,6 +57,24 @@ def test_refinement_lowers_the_mel_loss_and_keeps_a_unit_vector(takes, plain):
     assert set(info["seconds"]) >= {"read", "align", "fit", "total"}
 
 
+def test_recordings_in_memory_refine_as_the_files_do(takes, plain):
+    """benchmarks/quality.py --refine hands over cuts in memory: same features, same fit."""
+    from edgevc.audio.io import load_audio
+
+    paths, texts = takes
+    audio = [load_audio(p, 16000) for p in paths]
+    a = refine_speaker.load_recordings(paths, texts)
+    b = refine_speaker.load_recordings(["cut 1", "cut 2"], texts, audio=audio)
+    assert [r.path for r in b] == ["cut 1", "cut 2"]
+    for x, y in zip(a, b):
+        assert np.array_equal(x.ids, y.ids) and np.allclose(x.mel, y.mel) and np.allclose(x.log_f0, y.log_f0)
+    v1, _ = refine_speaker.refine(plain, paths, texts, steps=3)
+    v2, info = refine_speaker.refine(plain, ["cut 1", "cut 2"], texts, steps=3, audio=audio)
+    assert np.allclose(v1, v2, atol=1e-5) and info["sources"] == ["cut 1", "cut 2"]
+    with pytest.raises(ValueError, match="2 recordings for 1 names"):
+        refine_speaker.load_recordings(["cut 1"], texts[:1], audio=audio)
+
+
 def test_alignment_beats_stretched_predicted_durations(takes, plain):
     """Why durations come from monotonic alignment to the model's own reading: with them
     the model's mel lies closer to the recording than with its durations stretched."""
