@@ -262,12 +262,22 @@ def parse_oversample(values: list[str]) -> dict[str, int]:
 
 
 def load_initial(model: AcousticModel, config: dict, weights: dict, embeddings) -> None:
-    """Load `weights` (made with `config`), factorising a full-rank FiLM to the model's rank."""
+    """Load `weights` (made with `config`), factorising a full-rank FiLM to the model's rank.
+    Decoder blocks the weights lack (--grow-decoder) start as the identity: their residual
+    scale is zero, so the grown model speaks exactly as the one it grew from."""
     rank = model.config["film_rank"]
     if rank and not config.get("film_rank"):
         weights = low_rank_film_state(weights, rank, embeddings)
         log.info("speaker FiLM factorised to rank %d", rank)
-    model.load_state_dict(weights)
+    old = len(config["dec_dilations"])
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    grown = {f"decoder.blocks.{i}." for i in range(old, len(model.decoder.blocks))}
+    if unexpected or any(not any(k.startswith(g) for g in grown) for k in missing):
+        raise SystemExit(f"--init: weights do not fit the model (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+    with torch.no_grad():
+        for block in model.decoder.blocks[old:]:
+            block.gamma.zero_()
 
 
 def main(argv: list[str] | None = None):
@@ -283,6 +293,9 @@ def main(argv: list[str] | None = None):
                     help="share of sentences kept out for RUN/val.csv (0: none)")
     ap.add_argument("--init", help="new runs start from these weights (a release checkpoint or "
                     "a run's last.pt); a full-rank FiLM is factorised to --film-rank")
+    ap.add_argument("--grow-decoder", type=int, default=0, metavar="K",
+                    help="with --init: K more decoder blocks (dilations continuing the pattern), "
+                    "starting as the identity (new runs only)")
     ap.add_argument("--oversample", action="append", default=[], metavar="SPEAKER=K",
                     help="draw SPEAKER's utterances K times as often (e.g. the default voice)")
     ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
@@ -299,6 +312,8 @@ def main(argv: list[str] | None = None):
     a = ap.parse_args(argv)
     if not 0 <= a.predicted_variance <= 1:
         raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
+    if a.grow_decoder < 0:
+        raise SystemExit(f"error: --grow-decoder {a.grow_decoder}: must be 0 or more")
     if a.adversarial < 0:
         raise SystemExit(f"error: --adversarial {a.adversarial}: must be 0 or more")
     if a.speaker_loss < 0:
@@ -322,6 +337,10 @@ def main(argv: list[str] | None = None):
     default = {"dim": a.dim, "hidden": 3 * a.dim, "variance": not a.no_variance}
     if init is not None:
         default = dict(init.config)
+        dil = list(default["dec_dilations"])
+        default["dec_dilations"] = dil + [dil[i % len(dil)] for i in range(a.grow_decoder)]
+    elif a.grow_decoder and not run.ckpt.exists():  # a resumed run keeps its grown decoder
+        raise SystemExit("error: --grow-decoder needs --init (the model to grow)")
     default["film_rank"] = a.film_rank
     config = saved_config(run, "acoustic", default)
     model = AcousticModel(**config).to(dev)
