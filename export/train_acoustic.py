@@ -19,6 +19,9 @@ a CSV column its header lacks.
 losses (`adv` in loss.csv, the discriminator's own loss `disc`; export/mel_adversary.py):
 against the over-smoothed mel an L1 loss leaves.
 
+`--init MODEL --grow-decoder K` appends K decoder blocks that start as the identity (zero
+residual scale): the grown model first speaks exactly as MODEL (a capacity probe).
+
 `--val-share` keeps every take of a share of the sentences out of training and writes their
 losses to RUN/val.csv at each checkpoint: the training loss alone misled a session-3
 fine-tune (mel 0.56 -> 0.36 while held-out WER rose from 38% to 50%).
