@@ -7,6 +7,15 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 
+def _scored(convs, post, x):
+    """(patch scores, every layer's activations for feature matching) of a conv stack."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    return post(x), feats
+
+
 class PeriodDisc(nn.Module):
     def __init__(self, period: int, ch=(16, 32, 64, 128)):
         super().__init__()
@@ -23,11 +32,7 @@ class PeriodDisc(nn.Module):
         if t % self.period:
             wav = F.pad(wav, (0, self.period - t % self.period), mode="reflect")
         x = wav.view(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        return self.post(x), feats
+        return _scored(self.convs, self.post, x)
 
 
 class ResolutionDisc(nn.Module):
@@ -50,11 +55,7 @@ class ResolutionDisc(nn.Module):
     def forward(self, wav):
         spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, return_complex=True)
         x = torch.log1p(spec.abs()).transpose(1, 2).unsqueeze(1)  # (B, 1, T, F)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        return self.post(x), feats
+        return _scored(self.convs, self.post, x)
 
 
 class Discriminators(nn.Module):
@@ -99,8 +100,4 @@ class MelDisc(nn.Module):
 
     def forward(self, mel):
         x = mel.unsqueeze(1)  # (B, 1, T, n_mels)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        return self.post(x), feats
+        return _scored(self.convs, self.post, x)
