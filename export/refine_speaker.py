@@ -56,6 +56,9 @@ DEFAULT_LR = 0.003
 # Fitted on 3 recordings of kathleen and measured on 4 other sentences of hers, a pull of
 # 0.1 kept half the held-out gain (mel L1 0.535 -> 0.531, against 0.526 without one).
 DEFAULT_PULL = 0.02
+# Read speech runs at 10-15 phonemes a second; a transcript far above that is Whisper
+# looping ("not not not ...", seen on 3 s enrollment cuts), not what was said.
+MAX_PHONEMES_PER_SECOND = 30.0
 
 
 @dataclass
@@ -102,9 +105,7 @@ def transcribe(wavs: list[np.ndarray], paths: list, asr_model: Path | None = Non
                           f"'.[eval]', or give their words with --text ({e})") from None
     texts = []
     for wav, path in zip(wavs, paths):
-        text = asr.transcribe(wav)["text"].strip()
-        if not text:
-            raise InputError(f"audio file {path}: Whisper heard no words; give them with --text")
+        text = asr.transcribe(wav)["text"].strip()  # "" when it heard nothing
         log.info("%s: Whisper heard %r", path, text)
         texts.append(text)
     return texts
@@ -133,24 +134,52 @@ def load_recordings(paths: list, texts: list[str] | None = None, asr_model: Path
     if seconds < MIN_SPEECH_SECONDS:
         raise InputError(f"refine-speaker: only {seconds:.1f} s of speech in {len(paths)} "
                          f"file(s); need at least {MIN_SPEECH_SECONDS:.0f} s")
-    if texts is None:
+    heard = texts is None
+    if heard:
         texts = transcribe(wavs, paths, asr_model, threads)
     front = front_end()
     recs = []
     for path, wav, text in zip(paths, wavs, texts):
         try:
-            ids = np.asarray(phonemize_text(front, text), np.int64)
+            ids, problem = _phonemes_for(front, wav, text, heard)
         except InputError as e:
             raise InputError(f"transcript of {path}: {e}") from None
+        if problem and not heard:
+            raise InputError(f"audio file {path}: {problem}")
+        if problem:  # a transcript Whisper got wrong: leave this recording out, keep the rest
+            log.warning("%s: left out of the refinement: %s", path, problem)
+            continue
         n = len(wav) // HOP
-        if len(ids) == 0:
-            raise InputError(f"transcript of {path}: nothing to speak in {text!r}")
-        if n <= len(ids):  # every phoneme needs a frame of its own
-            raise InputError(f"audio file {path}: {n * HOP / SAMPLE_RATE:.2f} s is too short "
-                             f"for the {len(ids)} phonemes of its transcript {text!r}")
         recs.append(Recording(str(path), text, ids, log_mel(wav, SYNTH_MEL)[:n].astype(np.float32),
                               yin_log_f0(wav, n)))
+    usable = sum(r.seconds for r in recs)
+    if usable < MIN_SPEECH_SECONDS:
+        raise InputError(f"refine-speaker: only {usable:.1f} s of speech with a usable Whisper "
+                         f"transcript in {len(paths)} file(s); need at least "
+                         f"{MIN_SPEECH_SECONDS:.0f} s, or give the words with --text")
     return recs
+
+
+def _phonemes_for(front, wav: np.ndarray, text: str, heard: bool) -> tuple[np.ndarray, str | None]:
+    """The transcript's phoneme ids, and why the recording cannot be fitted to them (None
+    when it can). `heard`: the text is Whisper's, so a looping transcript is a problem too."""
+    if heard and not text:
+        return np.zeros(0, np.int64), "Whisper heard no words; give them with --text"
+    ids = np.asarray(phonemize_text(front, text), np.int64)
+    seconds = len(wav) // HOP * HOP / SAMPLE_RATE
+    if len(ids) == 0:
+        return ids, f"nothing to speak in its transcript {text!r}"
+    if len(wav) // HOP <= len(ids):  # every phoneme needs a frame of its own
+        return ids, (f"{seconds:.2f} s is too short for the {len(ids)} phonemes of its "
+                     f"transcript {_shorten(text)!r}")
+    if heard and len(ids) > MAX_PHONEMES_PER_SECOND * seconds:
+        return ids, (f"Whisper's transcript {_shorten(text)!r} has {len(ids)} phonemes for "
+                     f"{seconds:.2f} s of speech, more than anyone says")
+    return ids, None
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------- the model's side

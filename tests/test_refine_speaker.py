@@ -208,3 +208,33 @@ def test_refine_with_whisper_transcripts(tmp_path, takes):
     info = json.loads(res.stdout.decode().strip().splitlines()[-1])["refined"]
     assert info["texts_from"] == "whisper"
     assert "twentieth" in info["texts"][1].lower() or "20th" in info["texts"][1].lower()
+
+
+LOOP = "You should not " + "not " * 120  # what Whisper once wrote for a 3 s enrollment cut
+
+
+# more phonemes than frames, and fewer frames than phonemes but ~40 a second
+@pytest.mark.parametrize("loop", [LOOP, "not " * 45])
+def test_a_looping_whisper_transcript_leaves_out_that_recording_only(takes, monkeypatch, loop):
+    paths, texts = takes
+    monkeypatch.setattr(refine_speaker, "transcribe", lambda wavs, *a, **k: [loop, texts[1]])
+    recs = refine_speaker.load_recordings(paths)
+    assert [r.text for r in recs] == [texts[1]]
+    # nothing usable left: one line that says how to go on
+    monkeypatch.setattr(refine_speaker, "transcribe", lambda wavs, *a, **k: ["", LOOP])
+    with pytest.raises(refine_speaker.InputError, match=r"usable Whisper transcript.*--text"):
+        refine_speaker.load_recordings(paths)
+
+
+def test_a_plausible_but_fast_transcript_is_kept(takes, monkeypatch):
+    # 25 words in 3.3 s is fast, not impossible: only a rate no one speaks at is a loop
+    paths, texts = takes
+    fast = "one two three four five six seven eight nine ten eleven twelve"
+    monkeypatch.setattr(refine_speaker, "transcribe", lambda wavs, *a, **k: [fast, texts[1]])
+    assert [r.text for r in refine_speaker.load_recordings(paths)] == [fast, texts[1]]
+
+
+def test_a_given_transcript_that_cannot_fit_is_an_error_not_skipped(takes):
+    paths, texts = takes
+    with pytest.raises(refine_speaker.InputError, match=r"too short for the \d+ phonemes"):
+        refine_speaker.load_recordings(paths, [LOOP, texts[1]])
