@@ -41,6 +41,7 @@ from edgevc.export.checkpoint_io import load_model_or_exit, read_weights
 from edgevc.export.heldout import text_key
 from edgevc.export.mel_adversary import MelAdversary
 from edgevc.export.models.acoustic import AcousticModel, expand, low_rank_film_state
+from edgevc.export.models.layers import set_dropout
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.train_speaker_judge import SpeakerLoss
@@ -312,7 +313,13 @@ def main(argv: list[str] | None = None):
     ap.add_argument("--adversarial", type=float, default=0.0, metavar="W",
                     help="weight of a mel discriminator's adversarial + feature-matching loss "
                     "against over-smoothed mels (0: off); turn it on in a new run")
+    ap.add_argument("--dropout", type=float, default=0.0, metavar="P",
+                    help="dropout in the encoder's and decoder's residual branches and the "
+                    "variance predictors, against fitting the training sentences (0: off; "
+                    "training only, the exported model is unchanged)")
     a = ap.parse_args(argv)
+    if not 0 <= a.dropout < 1:
+        raise SystemExit(f"error: --dropout {a.dropout}: must lie in [0, 1)")
     if not 0 <= a.predicted_variance <= 1:
         raise SystemExit(f"error: --predicted-variance {a.predicted_variance}: must lie in [0, 1]")
     if a.grow_decoder < 0:
@@ -347,6 +354,7 @@ def main(argv: list[str] | None = None):
     default["film_rank"] = a.film_rank
     config = saved_config(run, "acoustic", default)
     model = AcousticModel(**config).to(dev)
+    set_dropout(model, a.dropout)
     variance = bool(config.get("variance"))
     if init is not None:
         load_initial(model, init.config, init.weights,

@@ -10,6 +10,7 @@ own predictions at inference, inside the same graph, so the runtime interface is
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from edgevc.audio.params import EMBEDDING_DIM, SYNTH_MEL
 from edgevc.export.models.layers import ConvStack
@@ -26,13 +27,17 @@ class VariancePredictor(nn.Module):
         self.c2 = nn.Conv1d(hidden, hidden, 3, padding=1)
         self.n2 = nn.LayerNorm(hidden)
         self.out = nn.Linear(hidden, 1)
+        self.dropout = 0.0  # training only (layers.set_dropout)
 
     def forward(self, x, mask=None):
-        y = self.n1(torch.relu(self.c1(x.transpose(1, 2)).transpose(1, 2)))
+        y = self._drop(self.n1(torch.relu(self.c1(x.transpose(1, 2)).transpose(1, 2))))
         if mask is not None:
             y = y * mask
-        y = self.n2(torch.relu(self.c2(y.transpose(1, 2)).transpose(1, 2)))
+        y = self._drop(self.n2(torch.relu(self.c2(y.transpose(1, 2)).transpose(1, 2))))
         return self.out(y).squeeze(-1)
+
+    def _drop(self, y):
+        return F.dropout(y, self.dropout, True) if self.training and self.dropout else y
 
 
 DurationPredictor = VariancePredictor  # predicts log(1 + frames)

@@ -6,6 +6,7 @@ and vocoder in chunks with enough context that chunked output equals whole outpu
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 class ConvNeXtBlock(nn.Module):
@@ -27,6 +28,7 @@ class ConvNeXtBlock(nn.Module):
         self.pw2 = nn.Linear(hidden, dim)
         self.gamma = nn.Parameter(torch.full((dim,), 0.1))
         self.receptive_radius = dilation * (kernel - 1) // 2
+        self.dropout = 0.0  # training only (set_dropout): not a weight, not in the graph
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         y = self.dw(x.transpose(1, 2)).transpose(1, 2)
@@ -35,6 +37,8 @@ class ConvNeXtBlock(nn.Module):
             scale, shift = self.film(cond).unsqueeze(1).chunk(2, dim=-1)
             y = y * (1 + scale) + shift
         y = self.pw2(self.act(self.pw1(y)))
+        if self.training and self.dropout:
+            y = F.dropout(y, self.dropout, True)
         return x + self.gamma * y
 
 
@@ -68,3 +72,17 @@ class ConvStack(nn.Module):
             if mask is not None:
                 x = x * mask
         return x
+
+
+def set_dropout(model: nn.Module, p: float) -> int:
+    """Dropout `p` in every module that has a training-only `dropout` rate (the ConvNeXt
+    blocks' residual branches, the variance predictors' hidden layers); returns how many.
+    Inference and export are unchanged: the rate is read only in training mode."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout {p}: must lie in [0, 1)")
+    n = 0
+    for m in model.modules():
+        if isinstance(getattr(m, "dropout", None), float):
+            m.dropout = p
+            n += 1
+    return n
