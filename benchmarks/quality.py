@@ -97,14 +97,21 @@ def judge_real(judges: Judges, folder: Path, limit: int | None) -> dict:
             "centroid": unit(np.mean(embs, axis=0)) if judges.secs and embs else None}
 
 
-def heldout_recordings(folders: Path | Sequence[Path]) -> dict[str, list[Path]]:
+def heldout_recordings(folders: Path | Sequence[Path],
+                       speaker_file: Path | None = None) -> dict[str, list[Path]]:
     """{speaker: recordings} of the export/heldout.txt speakers found in `folders` (one or
     several corpora, each in any layout export/corpus.py reads), speakers in name order and
-    each one's recordings in path order, whatever order the corpus lists them in."""
+    each one's recordings in path order, whatever order the corpus lists them in.
+    `speaker_file`: another list in heldout.txt's format (--speakers-from)."""
     from edgevc.export.corpus import detect_layout, read_corpus
-    from edgevc.export.heldout import HeldOut
+    from edgevc.export.heldout import HELDOUT_FILE, HeldOut
 
-    held = HeldOut.load().speakers
+    try:
+        held = HeldOut.load(speaker_file or HELDOUT_FILE).speakers
+    except (OSError, ValueError) as e:
+        raise InputError(f"--speakers-from {speaker_file}: {e}") from None
+    if not held:
+        raise InputError(f"--speakers-from {speaker_file}: no 'speaker NAME' line")
     found: dict[str, set[Path]] = {}
     for folder in [folders] if isinstance(folders, (str, Path)) else folders:
         folder = Path(folder)
@@ -115,13 +122,14 @@ def heldout_recordings(folders: Path | Sequence[Path]) -> dict[str, list[Path]]:
         speakers = {u.speaker for u in utts}
         log.info("held-out speakers: %d in %s (%s layout)", len(speakers), folder, detect_layout(folder))
         if not speakers:
-            log.warning("%s holds none of the speakers of export/heldout.txt", folder)
+            log.warning("%s holds none of the speakers of %s", folder, speaker_file or HELDOUT_FILE)
         for u in utts:  # a set: the same folder given twice adds nothing
             found.setdefault(u.speaker, set()).add(u.audio)
     return {spk: sorted(found[spk]) for spk in sorted(found)}
 
 
-def heldout_voices(folders: Path | Sequence[Path], enroll_seconds: float = ENROLL_SEGMENTS * SEGMENT_S
+def heldout_voices(folders: Path | Sequence[Path], enroll_seconds: float = ENROLL_SEGMENTS * SEGMENT_S,
+                   speaker_file: Path | None = None
                    ) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
     """(speaker, enrollment segments, reference segments) per held-out speaker in `folders`
     (heldout_recordings()).
@@ -133,7 +141,7 @@ def heldout_voices(folders: Path | Sequence[Path], enroll_seconds: float = ENROL
     from edgevc.audio.processing import normalize_peak, trim_silence
 
     voices = []
-    for spk, files in heldout_recordings(folders).items():
+    for spk, files in heldout_recordings(folders, speaker_file).items():
         wav = np.concatenate([normalize_peak(trim_silence(load_audio(p, SR))) for p in files])
         n = int(SEGMENT_S * SR)
         segs = [wav[i:i + n] for i in range(0, len(wav) - n + 1, n)]
@@ -285,6 +293,10 @@ def main() -> None:
                     help="clone the export/heldout.txt speakers found in DIR, any layout "
                          "export/corpus.py reads (e.g. librispeech-251, the speechocean762 Kaldi "
                          "tree); repeat it to judge several corpora's speakers together")
+    ap.add_argument("--speakers-from", type=Path, metavar="FILE",
+                    help="--heldout-speakers: clone the 'speaker NAME' lines of FILE (heldout.txt's "
+                         "format) instead; speakers the models trained on tell what the model can "
+                         "render from what it generalises to")
     ap.add_argument("--clone-sentences", type=int, default=5,
                     help="sentences per --heldout-speakers voice (default 5)")
     ap.add_argument("--enroll-seconds", type=float, default=ENROLL_MAX_S, metavar="S",
@@ -380,7 +392,8 @@ def main() -> None:
     if args.teacher_enroll:
         from edgevc.export.speaker_teacher import Teacher
         embed_wav = Teacher().window_embeddings
-    voices = heldout_voices(args.heldout_speakers, args.enroll_seconds) if args.heldout_speakers else []
+    voices = (heldout_voices(args.heldout_speakers, args.enroll_seconds, args.speakers_from)
+              if args.heldout_speakers else [])
     heldout = []  # per speaker: (rows, embeddings, audio) of the clone's sentences
     refine_seconds = {}
     for spk, enroll_segs, _ in voices:

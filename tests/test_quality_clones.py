@@ -230,3 +230,19 @@ def test_main_writes_both_rows_and_the_per_speaker_tables(tmp_path, monkeypatch,
     md = (tmp_path / "out" / "quality.md").read_text()
     assert "### Per speaker: real recordings of the 3 held-out speakers" in md
     assert "at most 30 s" in md and "top-1 GMM-UBM" in md
+
+
+def test_speakers_from_a_file_replace_the_heldout_list(tmp_path):
+    import soundfile as sf
+    for k, spk in enumerate(("39", "x")):  # 39 is held out, x is not
+        (tmp_path / "corpus" / spk).mkdir(parents=True)
+        sf.write(tmp_path / "corpus" / spk / "a.flac", voice(140.0, 0.9, 12.0, seed=k), SR)
+    listed = tmp_path / "seen.txt"
+    listed.write_text("# training speakers\nspeaker x\n")
+    assert list(heldout_recordings(tmp_path / "corpus", listed)) == ["x"]
+    assert [spk for spk, _, _ in heldout_voices(tmp_path / "corpus", speaker_file=listed)] == ["x"]
+    assert list(heldout_recordings(tmp_path / "corpus")) == ["39"]
+    for text, problem in (("text a sentence\n", "no 'speaker NAME' line"), ("what\n", "expected")):
+        listed.write_text(text)
+        with pytest.raises(InputError, match=problem):
+            heldout_recordings(tmp_path / "corpus", listed)
