@@ -181,6 +181,25 @@ def _previous_runs(about: Path) -> list[dict]:
     return runs if isinstance(runs, list) else []
 
 
+def text_weights(overrides: list[str]) -> dict[str, float]:
+    """TEXT_WEIGHTS with the `NAME=W` overrides of --text-weight applied."""
+    weights = dict(TEXT_WEIGHTS)
+    for item in overrides:
+        name, _, value = item.partition("=")
+        if name not in TEXT_WEIGHTS:
+            raise InputError(f"--text-weight {item}: no text source {name!r} "
+                             f"(sources: {', '.join(TEXT_WEIGHTS)})")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise InputError(f"--text-weight {item}: expected NAME=WEIGHT, a number") from None
+        if not weights[name] >= 0:
+            raise InputError(f"--text-weight {item}: the weight must be 0 or more")
+    if not sum(weights.values()) > 0:
+        raise InputError("--text-weight: every source weighs 0, nothing to read")
+    return weights
+
+
 def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: int, done: set[str]):
     for i in range(count):
         voice, speed = voices.voice(i)
@@ -194,21 +213,22 @@ def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: i
 
 def run(args) -> int:
     out: Path = args.out
+    weights = text_weights(args.text_weight)  # checked first: cheap, and names the mistake
     names = list(load_voices(args.voices))
     plan = VoicePlan(names, args.default_voice, args.default_share, args.mixtures, seed=args.seed)
-    texts = TextPool(read_text_sources(args.text_dir), TEXT_WEIGHTS, seed=args.seed)
+    texts = TextPool(read_text_sources(args.text_dir), weights, seed=args.seed)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.jsonl"
     about = {"teacher": "Kokoro-82M v1.0 int8", "model_sha256": MODEL_SHA256, "licences": LICENCES,
              "sample_rate": SR, "seed": args.seed, "default_voice": args.default_voice,
              "default_share": args.default_share,
-             "mixtures": {v.speaker: v.weights for v in plan.mixtures}, "text_weights": TEXT_WEIGHTS}
+             "mixtures": {v.speaker: v.weights for v in plan.mixtures}, "text_weights": weights}
     done = done_ids(manifest)
     # A corpus grown over several runs may change --default-share or --count between them
     # (the plan of each index follows the run that made it): keep every run's settings.
     about["runs"] = [*_previous_runs(out / "teacher.json"),
                      {"utterances_before": len(done), "count": args.count,
-                      "default_share": args.default_share}]
+                      "default_share": args.default_share, "text_weights": weights}]
     (out / "teacher.json").write_text(json.dumps(about, indent=1) + "\n", encoding="utf-8")
     jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done))
     log.info("%d of %d utterances to make in %s (%d jobs)", len(jobs), args.count, out, args.jobs)
@@ -245,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--default-share", type=float, default=0.5,
                     help="share of utterances in the default voice (default 0.5)")
     ap.add_argument("--mixtures", type=int, default=64, help="fixed voice mixtures (new speakers)")
+    ap.add_argument("--text-weight", action="append", default=[], metavar="NAME=W",
+                    help="how often a text source is drawn, for utterances not made yet "
+                    f"(defaults: {', '.join(f'{k}={v:g}' for k, v in TEXT_WEIGHTS.items())})")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                     help="worker processes, one thread each (default: one per core)")

@@ -190,3 +190,24 @@ def test_each_run_of_a_growing_corpus_keeps_its_settings(tmp_path):
     for bad in ("{not json", '["a list"]', '{"runs": "x"}'):
         about.write_text(bad)
         assert teacher_corpus._previous_runs(about) == []
+
+
+def test_text_weights_override_the_defaults_and_bad_ones_are_one_line_errors(tmp_path, capsys):
+    w = teacher_corpus.text_weights(["kiosk=0.1", "libritts=0.5"])
+    assert w["kiosk"] == 0.1 and w["libritts"] == 0.5
+    assert w["arctic"] == teacher_corpus.TEXT_WEIGHTS["arctic"]
+    for bad, problem in (("poems=1", "no text source 'poems'"), ("kiosk=lots", "a number"),
+                         ("kiosk=-1", "0 or more"), ("kiosk=nan", "0 or more")):
+        with pytest.raises(InputError, match=problem):
+            teacher_corpus.text_weights([bad])
+    with pytest.raises(InputError, match="every source weighs 0"):
+        teacher_corpus.text_weights([f"{k}=0" for k in teacher_corpus.TEXT_WEIGHTS])
+    # a weight moves the draw: with kiosk alone, every sentence is generated kiosk text
+    pool = TextPool({"kiosk": [], "arctic": ["A plain sentence here."]},
+                    teacher_corpus.text_weights([f"{k}=0" for k in teacher_corpus.TEXT_WEIGHTS
+                                                 if k != "kiosk"]))
+    assert {pool.draw(i)[0] for i in range(30)} == {"kiosk"}
+    rc = teacher_corpus.main(["--voices", str(tmp_path / "none.tgz"), "-o", str(tmp_path / "o"),
+                              "--text-weight", "poems=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "poems" in err
