@@ -3,7 +3,7 @@ bundle's vocoder as more of the acoustic model's own predictions replace the tru
 
     python -m benchmarks.acoustic_ablation --cache CACHE --durations DURS \
         [--acoustic export/checkpoints/acoustic.pt] [--bundle DIR] [--speaker kokoro-af_heart] \
-        [--exclude-cache TRAIN_CACHE] [--limit 20] [--out benchmarks/results] [--name acoustic_ablation]
+        [--exclude-cache TRAIN_CACHE] [--limit 20] [--secs] [--out benchmarks/results] [--name acoustic_ablation]
 
 Rows, each vocoded by the bundle's vocoder and judged by the Whisper judge (quality.py's):
 
@@ -14,6 +14,11 @@ Rows, each vocoded by the bundle's vocoder and judged by the Whisper judge (qual
 4. everything predicted, conditioned on the utterance's own embedding;
 5. everything predicted, conditioned on `--speaker-vector` (default: the shipped default
    speaker), as `edgevc speak` runs.
+
+With `--secs` every row also gets the resemblyzer cosine between its audio and the recording
+it re-speaks (same words, same speaker): how much of the voice each step keeps. `--speaker`
+repeats; a speaker other than the default voice is conditioned in row 5 on the mean of its
+utterances' embeddings in the cache (what `release --default-speaker` would make of it).
 
 The gaps between rows say which part to work on. `CACHE` is a feature cache from
 `edgevc.export.prepare` and `DURS` its durations from `train_aligner --extract`; with
@@ -44,8 +49,19 @@ from edgevc.runtime.backends import create_session
 from edgevc.runtime.bundle import Bundle
 
 log = logging.getLogger("acoustic_ablation")
+DEFAULT_VOICE = "kokoro-af_heart"
 ROWS = ("recording's mel", "true durations, pitch, energy", "true durations, predicted pitch/energy",
         "all predicted, utterance embedding", "all predicted, speaker vector")
+
+
+def speaker_mean(cache: FeatureCache, speaker: str) -> np.ndarray:
+    """The unit mean of `speaker`'s utterance embeddings in the cache."""
+    rows = [cache.emb[i] for i in range(len(cache)) if cache.spk[i] == speaker]
+    emb = np.asarray([e for e in rows if np.isfinite(e).all()], np.float64)
+    if not len(emb):
+        raise InputError(f"no embedding of {speaker} in the cache")
+    mean = emb.mean(0)
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
 def pick_utterances(cache: FeatureCache, speaker: str | None, limit: int,
@@ -61,6 +77,11 @@ def pick_utterances(cache: FeatureCache, speaker: str | None, limit: int,
     if not out:
         raise InputError(f"no transcribed utterance of {speaker or 'any speaker'} left in the cache")
     return out
+
+
+def recording_audio(cache: FeatureCache, i: int) -> np.ndarray:
+    """Utterance i's recording as the cache holds it (16 kHz, trimmed), for the SECS target."""
+    return np.asarray(cache.wav(i), np.float32)
 
 
 @torch.no_grad()
@@ -86,8 +107,12 @@ def main() -> None:
     ap.add_argument("--durations", type=Path, required=True)
     ap.add_argument("--acoustic", type=Path, default=shipped_dir() / "acoustic.pt")
     ap.add_argument("--bundle", type=Path, help="bundle whose vocoder is used (default: the shipped one)")
-    ap.add_argument("--speaker", default="kokoro-af_heart", help="cache speaker to judge ('' for any)")
-    ap.add_argument("--speaker-vector", type=Path, default=shipped_dir() / "default_speaker.npy")
+    ap.add_argument("--speaker", action="append", metavar="NAME",
+                    help="cache speaker to judge, repeatable; '' for any (default: kokoro-af_heart)")
+    ap.add_argument("--speaker-vector", type=Path, default=shipped_dir() / "default_speaker.npy",
+                    help="row 5's condition for the default voice (kokoro-af_heart or '')")
+    ap.add_argument("--secs", action="store_true",
+                    help="also the speaker similarity of each row to the recording it re-speaks")
     ap.add_argument("--exclude-cache", type=Path, help="leave out the utterances this cache holds")
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -104,11 +129,16 @@ def main() -> None:
     cache = FeatureCache(str(args.cache))
     durs = load_durations(str(args.durations), cache)
     exclude = set(map(str, FeatureCache(str(args.exclude_cache)).utt)) if args.exclude_cache else set()
-    chosen = pick_utterances(cache, args.speaker or None, args.limit, exclude)
+    speakers = args.speaker or [DEFAULT_VOICE]
+    chosen = [i for spk in speakers for i in pick_utterances(cache, spk or None, args.limit, exclude)]
     variance = VarianceTargets(cache, durs, chosen) if model.config.get("variance") else None
-    spk_vector = np.load(args.speaker_vector, allow_pickle=False).astype(np.float32).reshape(-1)
+    default_vector = np.load(args.speaker_vector, allow_pickle=False).astype(np.float32).reshape(-1)
+    vectors = {spk: default_vector if spk in ("", DEFAULT_VOICE) else speaker_mean(cache, spk)
+               for spk in speakers}
     judges = Judges(pocketsphinx=False)
-    judges.secs = judges.dnsmos = None  # intelligibility only
+    judges.dnsmos = None
+    if not args.secs:
+        judges.secs = None  # intelligibility only
 
     def vocode(mel: np.ndarray) -> np.ndarray:
         real, imag = vocoder.run({"mel": mel[None].astype(np.float32)})
@@ -118,13 +148,18 @@ def main() -> None:
     rows: dict[str, list[dict]] = {r: [] for r in ROWS}
     for i in chosen:
         uid, text, ids, emb = str(cache.utt[i]), str(cache.z["text"][i]), cache.ids(i), cache.emb[i]
+        spk_vector = vectors.get(str(cache.spk[i]), vectors.get("", default_vector))
         pitch = variance.pitch[i] if variance else None
         energy = variance.energy[i] if variance else None
         mels = (cache.mel(i), acoustic_mel(model, ids, emb, durs[i], pitch, energy),
                 acoustic_mel(model, ids, emb, durs[i]), acoustic_mel(model, ids, emb, None),
                 acoustic_mel(model, ids, spk_vector, None))
+        target = judges.embed(recording_audio(cache, i)) if args.secs else None
         for name, mel in zip(ROWS, mels):
-            row, _ = judges.judge(uid, text, vocode(mel))
+            row, emb_row = judges.judge(uid, text, vocode(mel))
+            row["speaker"] = str(cache.spk[i])
+            if target is not None:
+                row["secs"] = float(emb_row @ target)
             rows[name].append(row)
         log.info("%s: %s", uid, " / ".join(f"{rows[r][-1]['wer']:.2f}" for r in ROWS))
     table = {r: sum(x["word_edits"] for x in rs) / max(1, sum(x["ref_words"] for x in rs))
@@ -133,13 +168,19 @@ def main() -> None:
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_name(),
            "acoustic": str(args.acoustic), "bundle": str(bundle.root), "utterances": len(chosen),
            "judges": judges.notes, "wer": table, "rows": rows}
-    md = ["| acoustic model's input | Whisper WER |", "|---|---|"]
-    md += [f"| {r} | {w:.1%} |" for r, w in table.items()]
+    secs = {r: float(np.mean([x["secs"] for x in rs])) for r, rs in rows.items()} if args.secs else {}
+    res["secs"] = secs or None
+    if secs:
+        md = ["| acoustic model's input | Whisper WER | SECS to the recording |", "|---|---|---|"]
+        md += [f"| {r} | {w:.1%} | {secs[r]:.3f} |" for r, w in table.items()]
+    else:
+        md = ["| acoustic model's input | Whisper WER |", "|---|---|"]
+        md += [f"| {r} | {w:.1%} |" for r, w in table.items()]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2) + "\n")
     (args.out / f"{args.name}.md").write_text(
         f"# Where the acoustic model loses words\n\n`{res['command']}`, {res['date']}, {res['cpu']}\n\n"
-        f"{len(chosen)} utterances of `{args.cache}` ({args.speaker or 'any speaker'}), "
+        f"{len(chosen)} utterances of `{args.cache}` ({', '.join(s or 'any speaker' for s in speakers)}), "
         f"acoustic model `{args.acoustic}` (fp32), the vocoder of `{bundle.root}`.\n\n"
         + "\n".join(md) + "\n")
     print("\n".join(md))

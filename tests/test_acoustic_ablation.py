@@ -45,3 +45,13 @@ def test_true_durations_set_the_length_and_true_pitch_changes_the_mel():
     high = acoustic_mel(model, ids, spk, durs, np.full(4, 2.0, np.float32), np.zeros(4, np.float32))
     assert high.shape == own.shape and not np.allclose(high, own)
     assert acoustic_mel(model, ids, spk, None).shape[1] == model.config["n_mels"]
+
+
+def test_a_speakers_vector_is_the_unit_mean_of_its_finite_embeddings():
+    from benchmarks.acoustic_ablation import speaker_mean
+
+    cache = _Cache(["a", "b", "a", "a"], ["x", "y", "z", "w"])
+    cache.emb = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0], [np.nan, 1.0]], np.float32)
+    assert np.allclose(speaker_mean(cache, "a"), [1.0, 0.0])   # b and the NaN row left out
+    with pytest.raises(InputError, match="no embedding of c"):
+        speaker_mean(cache, "c")
