@@ -48,6 +48,7 @@ from edgevc.runtime.bundle import PHASE_METHODS, Bundle
 from edgevc.runtime.enroll import Enroller
 from edgevc.runtime.profiles import load_profile
 from edgevc.runtime.synthesizer import Synthesizer
+from edgevc.voice import RATE_RANGE
 
 log = logging.getLogger("quality")
 SR = 16000
@@ -263,9 +264,10 @@ def per_speaker(system: dict, gmm: bool = True) -> dict:
     return out
 
 
-def synth_system(judges, synth, name, sentences, speaker=None, speak=None) -> tuple[dict, list]:
+def synth_system(judges, synth, name, sentences, speaker=None, speak=None,
+                 length_scale: float = 1.0) -> tuple[dict, list]:
     """`speak(text)` -> 16 kHz audio; default: the edgevc synthesizer in `speaker`'s voice."""
-    speak = speak or (lambda text: synth.synthesize(text, speaker))
+    speak = speak or (lambda text: synth.synthesize(text, speaker, length_scale))
     rows, embs = [], []
     for i, text in enumerate(sentences):
         log.info("%s: sentence %d/%d", name, i + 1, len(sentences))
@@ -312,6 +314,8 @@ def main() -> None:
     ap.add_argument("--refine-acoustic", type=Path, metavar="PT",
                     help="--refine: the acoustic checkpoint the bundle was exported from "
                          "(default: the shipped one)")
+    ap.add_argument("--rate", type=float, default=1.0,
+                    help="speaking rate of edgevc's voices, as `edgevc speak --rate` (default 1)")
     ap.add_argument("--phase", choices=PHASE_METHODS,
                     help="where the waveform's phase comes from (default: the bundle's choice)")
     ap.add_argument("--asr-model", type=Path, metavar="DIR",
@@ -330,6 +334,8 @@ def main() -> None:
         ap.error("--default-voice-is-teacher needs --teacher")
     if args.enroll_seconds < SEGMENT_S:
         ap.error(f"--enroll-seconds: at least {SEGMENT_S:g} (one segment)")
+    if not RATE_RANGE[0] <= args.rate <= RATE_RANGE[1]:
+        ap.error(f"--rate {args.rate:g}: must be from {RATE_RANGE[0]:g} to {RATE_RANGE[1]:g}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     limit = 5 if args.quick else None
     sentences = [s.strip() for s in args.sentences.read_text(encoding="utf-8").splitlines()
@@ -341,7 +347,9 @@ def main() -> None:
     synth = Synthesizer(bundle, profile, args.phase)
     systems = []
     real = judge_real(judges, args.real, 5 if args.quick else 20) if args.real else None
-    default, default_embs = synth_system(judges, synth, "edgevc default voice", sentences)
+    scale = 1.0 / args.rate
+    default, default_embs = synth_system(judges, synth, "edgevc default voice", sentences,
+                                         length_scale=scale)
     systems.append(default)
     if real:
         systems.append(real)
@@ -379,7 +387,8 @@ def main() -> None:
             continue
         log.info("clone %s: enrolled from %.1f s, %d held-out recordings",
                  folder.name, info["speech_seconds"], len(held))
-        system, embs = synth_system(judges, synth, f"edgevc clone: {folder.name}", sentences, emb)
+        system, embs = synth_system(judges, synth, f"edgevc clone: {folder.name}", sentences, emb,
+                                    length_scale=scale)
         system.update(path=str(folder), enrolled_from=info["sources"],
                       held_out=[str(p) for p in held])
         centroid = (unit(np.mean([judges.embed(load_audio(p, SR)) for p in held], axis=0))
@@ -411,7 +420,7 @@ def main() -> None:
         wavs: list[np.ndarray] = []
 
         def speak(text, emb=emb, wavs=wavs):
-            wavs.append(synth.synthesize(text, emb))
+            wavs.append(synth.synthesize(text, emb, scale))
             return wavs[-1]
         system, embs = synth_system(judges, synth, f"held-out clone {spk}",
                                     sentences[:args.clone_sentences], speak=speak)
@@ -436,7 +445,7 @@ def main() -> None:
     res = {"command": command("quality"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
-           "phase": synth.phase, "default_voice_is_teacher": args.default_voice_is_teacher,
+           "phase": synth.phase, "rate": args.rate, "default_voice_is_teacher": args.default_voice_is_teacher,
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:
         system.pop("centroid", None)

@@ -246,3 +246,13 @@ def test_speakers_from_a_file_replace_the_heldout_list(tmp_path):
         listed.write_text(text)
         with pytest.raises(InputError, match=problem):
             heldout_recordings(tmp_path / "corpus", listed)
+
+
+@pytest.mark.parametrize("rate", ["0.3", "2.5"])
+def test_quality_refuses_a_rate_edgevc_speak_would_refuse(rate):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "benchmarks.quality", "--rate", rate],
+                         capture_output=True, timeout=120)
+    assert res.returncode == 2 and b"--rate" in res.stderr and b"from 0.5 to 2" in res.stderr
