@@ -28,6 +28,7 @@ fine-tune (mel 0.56 -> 0.36 while held-out WER rose from 38% to 50%).
 """
 
 import csv
+import fnmatch
 import hashlib
 import logging
 from typing import NamedTuple
@@ -244,14 +245,19 @@ def load_training_set(cache_path: str, durations_path: str, val_share: float):
 
 def oversampled(cache: FeatureCache, indices: list, weights: dict[str, int]) -> list:
     """`indices` with each utterance of a speaker in `weights` repeated that many times in
-    all (the batcher draws from the list, so a weight of 3 means three times as often)."""
+    all (the batcher draws from the list, so a weight of 3 means three times as often).
+    A key may be a shell pattern (`speechocean762-*`, `[0-9]*`): every speaker it matches;
+    a speaker matched by several keys takes the first."""
     out = list(indices)
-    for speaker, k in weights.items():
-        mine = [i for i in indices if cache.spk[i] == speaker]
+    claimed: set[int] = set()
+    for pattern, k in weights.items():
+        mine = [i for i in indices if i not in claimed and fnmatch.fnmatchcase(str(cache.spk[i]), pattern)]
         if not mine:
-            raise SystemExit(f"--oversample {speaker}: no training utterances of that speaker")
+            raise SystemExit(f"--oversample {pattern}: no training utterances of that speaker")
+        claimed.update(mine)
         out += mine * (k - 1)
-        log.info("speaker %s: %d utterances drawn %dx as often", speaker, len(mine), k)
+        n_spk = len({str(cache.spk[i]) for i in mine})
+        log.info("%s: %d utterances of %d speaker(s) drawn %dx as often", pattern, len(mine), n_spk, k)
     return out
 
 
@@ -301,7 +307,8 @@ def main(argv: list[str] | None = None):
                     help="with --init: K more decoder blocks (dilations continuing the pattern), "
                     "starting as the identity (new runs only)")
     ap.add_argument("--oversample", action="append", default=[], metavar="SPEAKER=K",
-                    help="draw SPEAKER's utterances K times as often (e.g. the default voice)")
+                    help="draw SPEAKER's utterances K times as often (e.g. the default voice); SPEAKER "
+                    "may be a shell pattern: 'speechocean762-*=2'")
     ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
                     help="share of utterances whose decoder input takes the model's own pitch "
                     "and energy instead of the true ones, as at run time (0: teacher forcing)")

@@ -116,6 +116,24 @@ def test_oversampling_repeats_only_the_named_speaker():
         oversampled(cache, [1, 3], {"a": 2})
 
 
+def test_oversampling_patterns_match_groups_of_speakers_and_the_first_key_wins():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytest
+
+    from edgevc.export.train_acoustic import oversampled, parse_oversample
+
+    cache = SimpleNamespace(spk=np.array(["so-1", "1040", "so-2", "kokoro-x", "211"]))
+    got = oversampled(cache, [0, 1, 2, 3, 4], parse_oversample(["so-*=2", "[0-9]*=3"]))
+    assert sorted(got) == [0, 0, 1, 1, 1, 2, 2, 3, 4, 4, 4]
+    # so-1 is claimed by its name first: the pattern after it does not add to it
+    got = oversampled(cache, [0, 1, 2, 3, 4], parse_oversample(["so-1=4", "so-*=2"]))
+    assert got.count(0) == 4 and got.count(2) == 2
+    with pytest.raises(SystemExit, match="no training utterances"):
+        oversampled(cache, [0, 1], parse_oversample(["vctk-*=2"]))
+
+
 def test_predicted_variance_feeds_the_decoder_the_models_own_pitch_and_energy():
     """--predicted-variance: the decoder sees the model's (detached) pitch and energy for the
     chosen utterances and the true values for the rest; 0 keeps teacher forcing."""
