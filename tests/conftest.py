@@ -1,11 +1,15 @@
 import ast
+import contextlib
 import functools
 import importlib.util
 import inspect
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +149,33 @@ def pytest_collection_modifyitems(config, items):
                 or (func is not None and _function_uses_toolchain(func))
                 or any(_function_uses_toolchain(d.func) for defs in fixtures.values() for d in defs)):
             item.add_marker(pytest.mark.toolchain)
+
+
+@contextlib.contextmanager
+def serve_process(args, env, graceful_stop: bool = False):
+    """`edgevc serve ARGS` in a child process: yields (process, {kind: address}) once it has
+    logged both its Wyoming and HTTP addresses. graceful_stop: SIGTERM first, as a service
+    manager stops it; otherwise it is killed."""
+    p = subprocess.Popen([sys.executable, "-m", "edgevc", "serve", *args], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        addrs = {}
+        deadline = time.monotonic() + 60
+        while len(addrs) < 2:
+            assert time.monotonic() < deadline, "server did not start"
+            line = p.stderr.readline()
+            assert line, f"server exited: {p.wait()}"
+            m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
+            if m:
+                addrs[m.group(1)] = m.group(2)
+        yield p, addrs
+    finally:
+        if p.poll() is None and graceful_stop:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        if p.poll() is None:
+            p.kill()
+        p.wait()

@@ -9,15 +9,14 @@ needs a C compiler and the ALSA headers).
 import asyncio
 import importlib.util
 import json
-import re
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import serve_process
 
 pytest.importorskip("pyaudio", reason="playback tests need PyAudio: pip install 'edgevc[device]'")
 pytest.importorskip("aiohttp", reason="serve tests need edgevc[serve]")
@@ -53,29 +52,10 @@ def rig(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(rig):
     # 4096-frame periods (256 ms): a stop that waited for a period to play out would miss.
-    p = subprocess.Popen([sys.executable, "-m", "edgevc", "serve", "--uri", "tcp://127.0.0.1:0",
-                          "--http", "127.0.0.1:0", "--device", rig_mod.CLOCK_DEVICE,
-                          "--frames-per-buffer", "4096"], env=rig.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    addrs = {}
-    try:
-        deadline = time.monotonic() + 60
-        while len(addrs) < 2:
-            assert time.monotonic() < deadline, "server did not start"
-            line = p.stderr.readline()
-            assert line, f"server exited: {p.wait()}"
-            m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
-            if m:
-                addrs[m.group(1)] = m.group(2)
-        yield p, addrs
-    finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    with serve_process(["--uri", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
+                        "--device", rig_mod.CLOCK_DEVICE, "--frames-per-buffer", "4096"],
+                       rig.env, graceful_stop=True) as running:
+        yield running
 
 
 def _post(url, body):

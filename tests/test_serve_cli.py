@@ -3,7 +3,6 @@ as one line and exit 2, SIGUSR1 barge-in, SIGTERM / SIGINT exits."""
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import urllib.request
 import pytest
 
 from edgevc.runtime.bundle import default_bundle_dir
-from tests.conftest import run_cli
+from tests.conftest import run_cli, serve_process
 
 pytest.importorskip("aiohttp", reason="serve tests need edgevc[serve]")
 pytest.importorskip("wyoming", reason="serve tests need edgevc[serve]")
@@ -51,25 +50,9 @@ def server(tmp_path, request):
     spk = tmp_path / "speakers"
     spk.mkdir()
     shutil.copy(default_bundle_dir() / "default_speaker.npy", spk / "me.npy")
-    p = subprocess.Popen([sys.executable, "-m", "edgevc", "serve", "--uri", "tcp://127.0.0.1:0",
-                          "--http", "127.0.0.1:0", "--speakers", str(spk), "--max-text-chars", "6000",
-                          *extra], env={**os.environ, **env},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    addrs = {}
-    try:
-        deadline = time.monotonic() + 60
-        while len(addrs) < 2:
-            assert time.monotonic() < deadline, "server did not start"
-            line = p.stderr.readline()
-            assert line, f"server exited: {p.wait()}"
-            m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
-            if m:
-                addrs[m.group(1)] = m.group(2)
-        yield p, addrs
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
+    with serve_process(["--uri", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--speakers", str(spk),
+                        "--max-text-chars", "6000", *extra], {**os.environ, **env}) as running:
+        yield running
 
 
 def _get(url, body=None):
