@@ -63,15 +63,27 @@ def start_server(speakers: Path | None, cpu: int | None, extra=(), env=None):
     pre = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True, preexec_fn=pre)
-    addrs = {}
+    try:
+        return p, serve_addresses(p)
+    except RuntimeError as e:
+        raise SystemExit(f"serve.py: {e}") from None
+
+
+def serve_addresses(p: subprocess.Popen, timeout: float = 60.0) -> dict[str, str]:
+    """{"wyoming": URI, "http": HOST:PORT} as a starting `edgevc serve` logs them on stderr
+    (read as text); RuntimeError if it exits or takes longer than `timeout` seconds."""
+    addrs: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
     while len(addrs) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start within {timeout:g} s")
         line = p.stderr.readline()
         if not line:
-            raise SystemExit(f"serve.py: the server exited ({p.wait()})")
+            raise RuntimeError(f"the server exited ({p.wait()})")
         m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
         if m:
             addrs[m.group(1)] = m.group(2)
-    return p, addrs
+    return addrs
 
 
 def load_rig():

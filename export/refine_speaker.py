@@ -142,8 +142,10 @@ def load_recordings(paths: list, texts: list[str] | None = None, asr_model: Path
     for path, wav, text in zip(paths, wavs, texts):
         try:
             ids, problem = _phonemes_for(front, wav, text, heard)
-        except InputError as e:
-            raise InputError(f"transcript of {path}: {e}") from None
+        except InputError as e:  # text the front end refuses
+            if not heard:
+                raise InputError(f"transcript of {path}: {e}") from None
+            ids, problem = np.zeros(0, np.int64), f"its Whisper transcript cannot be spoken: {e}"
         if problem and not heard:
             raise InputError(f"audio file {path}: {problem}")
         if problem:  # a transcript Whisper got wrong: leave this recording out, keep the rest

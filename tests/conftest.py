@@ -3,13 +3,11 @@ import contextlib
 import functools
 import importlib.util
 import inspect
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -158,17 +156,10 @@ def serve_process(args, env, graceful_stop: bool = False):
     manager stops it; otherwise it is killed."""
     p = subprocess.Popen([sys.executable, "-m", "edgevc", "serve", *args], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from benchmarks.serve import serve_addresses
+
     try:
-        addrs = {}
-        deadline = time.monotonic() + 60
-        while len(addrs) < 2:
-            assert time.monotonic() < deadline, "server did not start"
-            line = p.stderr.readline()
-            assert line, f"server exited: {p.wait()}"
-            m = re.match(r"edgevc serve: (\w+) on (\S+)", line)
-            if m:
-                addrs[m.group(1)] = m.group(2)
-        yield p, addrs
+        yield p, serve_addresses(p)
     finally:
         if p.poll() is None and graceful_stop:
             p.send_signal(signal.SIGTERM)

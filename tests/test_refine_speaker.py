@@ -213,8 +213,9 @@ def test_refine_with_whisper_transcripts(tmp_path, takes):
 LOOP = "You should not " + "not " * 120  # what Whisper once wrote for a 3 s enrollment cut
 
 
-# more phonemes than frames, and fewer frames than phonemes but ~40 a second
-@pytest.mark.parametrize("loop", [LOOP, "not " * 45])
+# more phonemes than frames; fewer phonemes than frames but ~40 a second; a loop so long
+# the front end refuses it as one sentence
+@pytest.mark.parametrize("loop", [LOOP, "not " * 45, "not " * 300])
 def test_a_looping_whisper_transcript_leaves_out_that_recording_only(takes, monkeypatch, loop):
     paths, texts = takes
     monkeypatch.setattr(refine_speaker, "transcribe", lambda wavs, *a, **k: [loop, texts[1]])
