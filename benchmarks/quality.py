@@ -445,7 +445,9 @@ def main() -> None:
     res = {"command": command("quality"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
-           "phase": synth.phase, "rate": args.rate, "default_voice_is_teacher": args.default_voice_is_teacher,
+           "phase": synth.phase, "rate": args.rate,
+           "bundle_length_scale": synth.bundle.length_scale,
+           "default_voice_is_teacher": args.default_voice_is_teacher,
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:
         system.pop("centroid", None)

@@ -18,12 +18,17 @@ from edgevc.export.checkpoint_io import ACOUSTIC_TEACHER, DEFAULT_SPEAKER, half_
 from edgevc.export.prepare import FeatureCache
 
 
-def release_run(run: Path, key: str, dst: Path) -> None:
-    """RUN/last.pt's model `key` as a release checkpoint at `dst` (fp16, no optimizer)."""
+def release_run(run: Path, key: str, dst: Path, source: str | None = None) -> None:
+    """RUN/last.pt's model `source` (default `key`) as the release checkpoint of `key` at
+    `dst` (fp16, no optimizer)."""
+    source = source or key
     state = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=True)
-    out = {"config": state["config"][key], "step": state["step"],
-           "model": half_weights(state["model"][key])}
-    out.update(state.get("meta", {}).get(key, {}))  # e.g. the teacher a student learnt from
+    if source not in state["model"]:
+        raise SystemExit(f"error: {run}/last.pt holds no '{source}' model"
+                         + (" (train it with --ema)" if source.endswith("_ema") else ""))
+    out = {"config": state["config"][source], "step": state["step"],
+           "model": half_weights(state["model"][source])}
+    out.update(state.get("meta", {}).get(source, {}))  # e.g. the teacher a student learnt from
     tmp = dst.with_suffix(".tmp")
     torch.save(out, tmp)
     tmp.replace(dst)
@@ -52,6 +57,9 @@ def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoder-run")
     ap.add_argument("--acoustic-run")
+    ap.add_argument("--acoustic-ema", action="store_true",
+                    help="release the acoustic run's moving average of the weights "
+                    "(train_acoustic --ema) instead of its last weights")
     ap.add_argument("--vocoder-run")
     ap.add_argument("--acoustic-teacher-run",
                     help="the acoustic teacher's run (train_acoustic), released as "
@@ -70,9 +78,12 @@ def main(argv: list[str] | None = None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = FeatureCache(a.cache) if a.cache else None
+    if a.acoustic_ema and not a.acoustic_run:
+        ap.error("--acoustic-ema needs --acoustic-run")
     for key, run in runs.items():
         if run:
-            release_run(Path(run), key, out / f"{key}.pt")
+            source = "acoustic_ema" if key == "acoustic" and a.acoustic_ema else key
+            release_run(Path(run), key, out / f"{key}.pt", source)
     if cache is not None and a.acoustic_run:  # what the bundle's manifest must credit
         tagged = torch.load(out / "acoustic.pt", map_location="cpu", weights_only=True)
         tagged["corpora"] = corpus_tags(cache)

@@ -46,7 +46,15 @@ from edgevc.export.models.layers import set_dropout
 from edgevc.export.pitch import phoneme_average
 from edgevc.export.prepare import FeatureCache
 from edgevc.export.train_speaker_judge import SpeakerLoss
-from edgevc.export.training import Progress, Run, arg_parser, saved_config, setup, warmup_then_decay
+from edgevc.export.training import (
+    Progress,
+    Run,
+    WeightAverage,
+    arg_parser,
+    saved_config,
+    setup,
+    warmup_then_decay,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +200,7 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
     with the true durations, pitch and energy, then (variance models) the mel loss with the
     true durations and the model's own pitch and energy, as at run time, then (`speaker`)
     the speaker loss on centred crops."""
+    was_training = model.training
     model.eval()
     variance = targets is not None
     totals, n = np.zeros(4 + variance + (speaker is not None)), 0
@@ -212,11 +221,11 @@ def validation_losses(model, cache, durs, indices, targets, dev, max_frames: int
         totals += np.array(terms) * len(batch)
         n += len(batch)
         batch, frames = ([i], len(cache.mel(i))) if i is not None else ([], 0)
-    model.train()
+    model.train(was_training)
     return list(totals / max(1, n))
 
 
-def log_validation(path, step: int, values, speaker: bool = False) -> None:
+def log_validation(path, step: int, values, speaker: bool = False, label: str = "validation") -> None:
     """`speaker`: the last of `values` is the speaker loss."""
     n = len(values) - speaker
     names = ["mel", "dur", "pitch", "energy", "mel_predicted_variance"][:n] + ["spk"] * speaker
@@ -227,7 +236,7 @@ def log_validation(path, step: int, values, speaker: bool = False) -> None:
             w.writerow(["step", *names])
         w.writerow([step, *[f"{v:.5f}" for v in values]])
     labels = ["mel", "dur", "pitch", "energy", "mel(predicted p/e)"][:n] + ["spk"] * speaker
-    log.info("step %d validation: %s", step, " ".join(f"{k} {v:.4f}" for k, v in zip(labels, values)))
+    log.info("step %d %s: %s", step, label, " ".join(f"{k} {v:.4f}" for k, v in zip(labels, values)))
 
 
 def load_training_set(cache_path: str, durations_path: str, val_share: float):
@@ -324,7 +333,13 @@ def main(argv: list[str] | None = None):
                     help="dropout in the encoder's and decoder's residual branches and the "
                     "variance predictors, against fitting the training sentences (0: off; "
                     "training only, the exported model is unchanged)")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="also keep an exponential moving average of the weights (e.g. 0.999, "
+                    "about the last 1,000 steps), saved as 'acoustic_ema' with its own "
+                    "RUN/val_ema.csv; `release --acoustic-ema` ships it (0: off; new runs only)")
     a = ap.parse_args(argv)
+    if not (a.ema == 0 or 0 < a.ema < 1):
+        raise SystemExit(f"error: --ema {a.ema}: must be 0 (off) or lie in (0, 1)")
     if not 0 <= a.dropout < 1:
         raise SystemExit(f"error: --dropout {a.dropout}: must lie in [0, 1)")
     if not 0 <= a.predicted_variance <= 1:
@@ -385,22 +400,33 @@ def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "
     With `speaker`, `batch_terms(batch, emb)` gives a fifth, the speaker loss against the
     utterances' un-noised embeddings `emb`, added with weight speaker.weight. With
     `adversary`, one more (last), its generator loss, added with its active weight; its
-    discriminator steps after each model step and is checkpointed with the model."""
+    discriminator steps after each model step and is checkpointed with the model.
+    With `a.ema` > 0 a WeightAverage of the model is kept, saved as 'acoustic_ema' and
+    validated into RUN/val_ema.csv."""
     cache, durs, ok, val, targets = data
     batcher = LengthBatcher(cache, np.array(ok), a.max_frames)
     opt = torch.optim.AdamW(model.parameters(), a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = warmup_then_decay(opt, 500, a.steps, 0.1)
     modules = {"acoustic": model, **({"adversary": adversary} if adversary else {})}
+    ema = WeightAverage(model, a.ema) if getattr(a, "ema", 0) else None
+    configs = {"acoustic": model.config}
+    if ema is not None:
+        modules["acoustic_ema"], configs["acoustic_ema"] = ema.model, model.config
+        if meta and "acoustic" in meta:  # e.g. the teacher a distilled student names
+            meta = {**meta, "acoustic_ema": meta["acoustic"]}
     step = run.resume(modules, {"opt": opt, "sched": sched})
     rng = np.random.default_rng(step)  # a resumed run draws new batches
     names = ["mel", "dur", "pitch", "energy"] + ["spk"] * (speaker is not None) \
         + ["adv"] * (adversary is not None)
 
     def save(n):
-        run.save(n, modules, {"opt": opt, "sched": sched}, {"acoustic": model.config}, meta=meta)
+        run.save(n, modules, {"opt": opt, "sched": sched}, configs, meta=meta)
         if val:
             v = validation_losses(model, cache, durs, val, targets, dev, a.max_frames, speaker)
             log_validation(run.dir / "val.csv", n, v, speaker is not None)
+            if ema is not None:
+                v = validation_losses(ema.model, cache, durs, val, targets, dev, a.max_frames, speaker)
+                log_validation(run.dir / "val_ema.csv", n, v, speaker is not None, "validation (EMA)")
 
     progress = Progress(run, a.steps, step, desc, save_every=a.save_every, save=save,
                         stop_at=getattr(a, "stop_at", None))  # distillation passes its own options
@@ -421,6 +447,8 @@ def fit(run: Run, model: AcousticModel, data, a, dev, batch_terms, desc: str = "
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update(model)
         values = {k: t.item() for k, t in zip(names, terms)}
         if adversary is not None:
             values["disc"] = adversary.update()

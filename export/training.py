@@ -1,6 +1,7 @@
 """Shared training plumbing: resumable checkpoints, CSV loss logs, device and threads."""
 
 import argparse
+import copy
 import csv
 import logging
 import os
@@ -74,6 +75,28 @@ class Run:
         self._writer.writerow([step, round(time.time() - self._t0, 1),
                                *[f"{v:.5f}" for v in values.values()]])
         self._csv.flush()
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, kept beside it in training.
+    Each step the copy moves `1 - decay` of the way to the trained weights (decay 0.999: it
+    averages about the last 1,000 steps), smoothing the step-to-step noise of small
+    batches. It is saved as a model of its own, so a run holds both and a release picks one."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"decay {decay}: must lie in (0, 1)")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for avg, p in zip(self.model.parameters(), model.parameters()):
+            avg.lerp_(p.detach(), 1 - self.decay)
+        for avg, b in zip(self.model.buffers(), model.buffers()):
+            avg.copy_(b)
 
 
 def export_weights(src: Path, dst: Path, key: str) -> None:

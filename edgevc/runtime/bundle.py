@@ -41,6 +41,19 @@ def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str)
     return float(v)
 
 
+# The bundle's own pace: the length scale its voice speaks at when a user asks for rate 1.0
+# (Piper's voice config carries the same). Manifests without it speak at the model's pace.
+PACE_RANGE = (0.5, 2.0)
+
+
+def _pace(m: dict, where: str) -> float:
+    v = m.get("synthesis", {}).get("length_scale", 1.0)
+    lo, hi = PACE_RANGE
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise InputError(f"{where}: synthesis length_scale {v!r}: must be a number from {lo} to {hi}")
+    return float(v)
+
+
 def _read_manifest(path: Path, where: str) -> tuple[dict, bytes]:
     """The manifest as a dict; its size is checked before it is read (a real one is tens
     of KB), and it must not be a symbolic link leading out of the bundle."""
@@ -171,6 +184,7 @@ class Bundle:
     voicing: VoicingModel | None = None  # for the excitation and hybrid phases
     band_hz: float = HYBRID_BAND_HZ      # the hybrid's band
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
+    length_scale: float = 1.0            # the voice's pace at rate 1.0 (manifest "synthesis")
     # path -> sha256 of every file (the manifest's), when loaded with verify: read() and
     # ModelEntry.read() check them again on the bytes they hand on
     digests: Mapping[Path, str] = field(default_factory=dict, compare=False, repr=False)
@@ -262,7 +276,7 @@ class Bundle:
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
             g2p=g2p, phase=ph["method"], voicing=voicing, band_hz=band_hz, voiced_margin=margin,
-            digests=digests,
+            length_scale=_pace(m, where), digests=digests,
         )
 
     def read(self, path: Path) -> bytes:
@@ -300,5 +314,6 @@ class Bundle:
             "total_bytes": sum((self.root / f).stat().st_size for f in m["files"]),
             "quantization": m.get("quantization", {}),
             "phase": self.phase,
+            "length_scale": self.length_scale,
             "training_data": m.get("training_data", []),
         }

@@ -159,9 +159,12 @@ class Synthesizer:
         return np.concatenate(list(self.stream(text, speaker, length_scale)))
 
     def durations(self, sent: Sentence, spk: np.ndarray, length_scale: float = 1.0):
+        """Phoneme states and frames per phoneme; `length_scale` is relative to the bundle's
+        own pace (its manifest's synthesis length_scale)."""
         ids = np.array([[self.symbol_ids[s] for s in sent.symbols]], dtype=np.int64)
         states, log_dur = self.sessions["acoustic_encoder"].run({"ids": ids, "speaker": spk})
-        dur = np.nan_to_num(np.round(np.expm1(log_dur[0]) * length_scale), nan=1.0)
+        scale = length_scale * self.bundle.length_scale
+        dur = np.nan_to_num(np.round(np.expm1(log_dur[0]) * scale), nan=1.0)
         # Clipped in float: an overflowing duration must not wrap to a negative integer.
         return states[0], np.clip(dur, 1, MAX_SENTENCE_FRAMES).astype(np.int64)
 
