@@ -186,7 +186,7 @@ def _edit_synthesis(copy, section):
 @pytest.mark.parametrize("bad", [0.2, 3.0, "1.2", True, None])
 def test_the_pace_is_checked(copy, bad):
     _edit_synthesis(copy, {"length_scale": bad})
-    with pytest.raises(InputError, match="synthesis length_scale .*must be a number from 0.5 to 2.0"):
+    with pytest.raises(InputError, match=r"synthesis length_scale .*must be a number from 0\.5 to 2\.0"):
         Bundle.load(copy)
 
 

@@ -90,7 +90,7 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     assert m["synthesis"] == {"length_scale": 1.0} and b.length_scale == 1.0
     _assert_manifest_opsets_are_the_files(out, m)
     size_int8 = b.summary()["total_bytes"]
-    with pytest.raises(InputError, match="--length-scale 2.5: must be a number from 0.5 to 2.0"):
+    with pytest.raises(InputError, match=r"--length-scale 2\.5: must be a number from 0\.5 to 2\.0"):
         build_bundle(out, "none", tiny_checkpoints, progress=False, length_scale=2.5)
     assert Bundle.load(out).models["vocoder"].precision == "int8"  # refused before any work
     m = build_bundle(out, "none", tiny_checkpoints, progress=False, mel_sharpen=0.0,
