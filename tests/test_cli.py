@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import click
 import numpy as np
@@ -96,6 +97,9 @@ def test_info_and_devices_json():
     info = json.loads(run_cli("info", "--json").stdout)
     assert {"speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder"} <= set(info["models"])
     assert set(info["models"]) <= {"speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder", "g2p"}
+    manifest = json.loads((Path(info["path"]) / "manifest.json").read_text())
+    assert info["length_scale"] == manifest.get("synthesis", {}).get("length_scale", 1.0)
+    assert f"length scale {info['length_scale']:g} at rate 1.0".encode() in run_cli("info").stdout
     dev = json.loads(run_cli("devices", "--json").stdout)
     assert "ok" in dev["tflite"]
     assert any(p["name"] == "CPUExecutionProvider" and p["ok"] for p in dev["providers"])
