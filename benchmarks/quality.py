@@ -200,9 +200,9 @@ def id_aggregate(rows: list[dict], gmm: bool = True) -> dict:
 
 
 def judge_heldout(judges, voices, clones, enroll_cap: float, label: str = "",
-                  components: int = GMM_COMPONENTS) -> list[dict]:
+                  components: int = GMM_COMPONENTS) -> tuple[dict, dict]:
     """The clones of the held-out speakers and, as the reference row, the speakers' own
-    real reference segments, through the same judges: two pooled systems with a row per
+    real reference segments, through the same judges: two pooled systems (clones, real) with a row per
     clip and a per-speaker table. `voices`: heldout_voices(); `clones`: per speaker,
     (rows, embeddings, audio) of its clone's sentences from synth_system."""
     speakers = [spk for spk, _, _ in voices]
@@ -250,9 +250,9 @@ def judge_heldout(judges, voices, clones, enroll_cap: float, label: str = "",
                                   for spk, _, refs in voices},
             "reference_segments": {spk: len(refs) for spk, _, refs in voices}}
     n = len(voices)
-    return [dict(info, name=f"edgevc clones of {n} held-out speakers{label}", rows=clone_rows),
+    return (dict(info, name=f"edgevc clones of {n} held-out speakers{label}", rows=clone_rows),
             dict(info, name=f"real recordings of the {n} held-out speakers (reference)",
-                 rows=real_rows)]
+                 rows=real_rows))
 
 
 def per_speaker(system: dict, gmm: bool = True) -> dict:
@@ -427,9 +427,10 @@ def main() -> None:
         heldout.append((system["rows"], embs, wavs))
     if voices:
         label = (" (teacher-enrolled)" if args.teacher_enroll else "") + (" (refined)" if args.refine else "")
-        systems += judge_heldout(judges, voices, heldout, args.enroll_seconds, label)
+        clone_system, real_system = judge_heldout(judges, voices, heldout, args.enroll_seconds, label)
         if refine_seconds:
-            systems[-2]["refine_seconds"] = refine_seconds
+            clone_system["refine_seconds"] = refine_seconds
+        systems += [clone_system, real_system]
     for s in systems:
         s["aggregate"] = aggregate(s["rows"])
         if "speakers" in s:
