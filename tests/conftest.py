@@ -52,6 +52,16 @@ def build_tiny_training_cache(root: Path, texts, seconds, f0_step: float):
     return cache_path, root / "durations.npz"
 
 
+def tiny_acoustic_args(root: Path, steps: int = 10, save_every: int = 10) -> list[str]:
+    """train_acoustic's options for a few steps of a tiny model on a build_tiny_training_cache
+    of two sentences at root/data (everything but --run)."""
+    cache, durs = build_tiny_training_cache(root / "data", ("Hello there.", "Good morning to you."),
+                                            (1.2, 2.0), f0_step=0.1)
+    return ["--cache", str(cache), "--durations", str(durs), "--steps", str(steps),
+            "--save-every", str(save_every), "--dim", "32", "--film-rank", "8", "--max-frames", "400",
+            "--val-share", "0", "--threads", "1"]
+
+
 @pytest.fixture(scope="session")
 def bundle_copy(tmp_path_factory) -> Path:
     """A private copy of the shipped bundle that tests may tamper with."""

