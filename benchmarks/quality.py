@@ -447,7 +447,7 @@ def main() -> None:
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "bundle": s["path"], "precision": {r: m["precision"] for r, m in s["models"].items()},
            "phase": synth.phase, "rate": args.rate,
-           "bundle_length_scale": synth.bundle.length_scale,
+           "bundle_default_length_scale": synth.bundle.default_length_scale,
            "default_voice_is_teacher": args.default_voice_is_teacher,
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:

@@ -445,7 +445,8 @@ def info(bundle_dir, bundle_key, as_json):
     click.echo(f"Bundle {s['path']}  (edgevc {s['edgevc_version']}, {s['created']})")
     click.echo(f"  {s['sample_rate']} Hz, {s['embedding_dim']}-d speakers, {s['phonemes']} phonemes, "
                f"{s['total_bytes'] / 1e6:.2f} MB")
-    click.echo(f"  pace: length scale {s['length_scale']:g} at rate 1.0; phase: {s['phase']}")
+    click.echo(f"  default voice: length scale {s['default_length_scale']:g} at rate 1.0; "
+               f"phase: {s['phase']}")
     for role, m in s["models"].items():
         click.echo(f"  {role:17s} {m['file']:24s} {m['precision']:5s} {m['bytes'] / 1e6:6.2f} MB")
     for role, c in s["quantization"].get("checks", {}).items():

@@ -43,8 +43,8 @@ _STOP_PIECE = 256  # samples per sink write while a stop can come (16 ms at 16 k
 class SynthesisConfig:
     """How to speak: every field has a neutral default.
 
-    rate: speaking-rate factor, above 1 faster (0.5-2.0), relative to the voice's own pace
-        (the bundle's synthesis length_scale); the length scale asked of the models is 1/rate.
+    rate: speaking-rate factor, above 1 faster (0.5-2.0); the length scale asked of the models
+        is 1/rate, times the bundle's default_length_scale for its default voice.
     volume: gain applied to the samples (0-4; output is clipped to full scale).
     sentence_silence: seconds of silence between sentences (0-5).
     phase: where the waveform's phase comes from ("vocoder", "excitation", "hybrid");

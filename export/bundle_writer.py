@@ -394,7 +394,7 @@ def _write_lexicon_and_speaker(inputs: _Inputs, chain: _FloatChain, tmp: Path) -
 
 
 def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: str, quant: dict,
-                    tflite_checks: dict, length_scale: float = 1.0) -> dict:
+                    tflite_checks: dict, default_length_scale: float = 1.0) -> dict:
     """manifest.json over every file now in `tmp`; returns it."""
     files = sorted(p.name for p in tmp.iterdir())
     manifest = {
@@ -413,7 +413,7 @@ def _write_manifest(tmp: Path, inputs: _Inputs, chain: _FloatChain, quantize: st
         "lexicon": "lexicon.txt.gz",
         "default_speaker": "default_speaker.npy",
         "phase": inputs.phase_section,
-        "synthesis": {"length_scale": length_scale},
+        "synthesis": {"default_length_scale": default_length_scale},
         "quantization": {"mode": quantize, "checks": quant, "export_checks": chain.export_check,
                          **({"tflite_checks": tflite_checks} if tflite_checks else {})},
         "checkpoints": inputs.ckpt_info,
@@ -474,7 +474,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                  phase: str = "vocoder", distill: bool = True,
                  distill_data: str | Path | None = None, durations: str | Path | None = None,
                  distill_steps: int | None = None, sign_key: str | Path | None = None,
-                 mel_sharpen: float = MEL_SHARPEN, length_scale: float = 1.0) -> dict:
+                 mel_sharpen: float = MEL_SHARPEN, default_length_scale: float = 1.0) -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
@@ -482,12 +482,14 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     Students missing or older than their teachers are first distilled from the feature cache
     `distill_data` into the checkpoints folder (export/distillation.py); without it that is
     an error, unless `distill` is False, which exports them as they are. `mel_sharpen` is
-    the beta of the spectral post-filter folded into the decoder (0: none). `length_scale`
-    is the voice's pace at rate 1.0, written into the manifest (runtime: Bundle.length_scale)."""
+    the beta of the spectral post-filter folded into the decoder (0: none).
+    `default_length_scale` is the default voice's pace at rate 1.0, written into the manifest
+    (runtime: Bundle.default_length_scale)."""
     tflite_precisions = _check_options(quantize, phase, fmt)
     lo, hi = PACE_RANGE
-    if isinstance(length_scale, bool) or not lo <= length_scale <= hi:
-        raise InputError(f"--length-scale {length_scale}: must be a number from {lo} to {hi}")
+    if isinstance(default_length_scale, bool) or not lo <= default_length_scale <= hi:
+        raise InputError(f"--default-length-scale {default_length_scale}: must be a number "
+                         f"from {lo} to {hi}")
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     check_destination(out, force)  # before any work: a user's folder is never replaced
@@ -526,7 +528,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
         stages.done()
 
         stages.start("manifest")
-        manifest = _write_manifest(tmp, inputs, chain, quantize, quant, tflite_checks, length_scale)
+        manifest = _write_manifest(tmp, inputs, chain, quantize, quant, tflite_checks,
+                                   default_length_scale)
         stages.done()
 
         stages.start("verify with the runtime")

@@ -98,8 +98,8 @@ def test_info_and_devices_json():
     assert {"speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder"} <= set(info["models"])
     assert set(info["models"]) <= {"speaker_encoder", "acoustic_encoder", "acoustic_decoder", "vocoder", "g2p"}
     manifest = json.loads((Path(info["path"]) / "manifest.json").read_text())
-    assert info["length_scale"] == manifest.get("synthesis", {}).get("length_scale", 1.0)
-    assert f"length scale {info['length_scale']:g} at rate 1.0".encode() in run_cli("info").stdout
+    assert info["default_length_scale"] == manifest.get("synthesis", {}).get("default_length_scale", 1.0)
+    assert f"length scale {info['default_length_scale']:g} at rate 1.0".encode() in run_cli("info").stdout
     dev = json.loads(run_cli("devices", "--json").stdout)
     assert "ok" in dev["tflite"]
     assert any(p["name"] == "CPUExecutionProvider" and p["ok"] for p in dev["providers"])

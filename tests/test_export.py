@@ -87,16 +87,16 @@ def test_export_int8_checks_and_replaces_atomically(tmp_path, tiny_checkpoints):
     assert m["checkpoints"]["acoustic"]["step"] == 5
     # the post-filter folded into the decoder by default, and said so
     assert m["models"]["acoustic_decoder"]["mel_postfilter"]["beta"] == 0.5
-    assert m["synthesis"] == {"length_scale": 1.0} and b.length_scale == 1.0
+    assert m["synthesis"] == {"default_length_scale": 1.0} and b.default_length_scale == 1.0
     _assert_manifest_opsets_are_the_files(out, m)
     size_int8 = b.summary()["total_bytes"]
-    with pytest.raises(InputError, match=r"--length-scale 2\.5: must be a number from 0\.5 to 2\.0"):
-        build_bundle(out, "none", tiny_checkpoints, progress=False, length_scale=2.5)
+    with pytest.raises(InputError, match=r"--default-length-scale 2\.5: must be a number from 0\.5 to 2\.0"):
+        build_bundle(out, "none", tiny_checkpoints, progress=False, default_length_scale=2.5)
     assert Bundle.load(out).models["vocoder"].precision == "int8"  # refused before any work
     m = build_bundle(out, "none", tiny_checkpoints, progress=False, mel_sharpen=0.0,
-                     length_scale=1.2)  # in place
+                     default_length_scale=1.2)  # in place
     assert "mel_postfilter" not in m["models"]["acoustic_decoder"]
-    assert Bundle.load(out).length_scale == 1.2
+    assert Bundle.load(out).default_length_scale == 1.2
     assert Bundle.load(out).models["vocoder"].precision == "fp32"
     assert Bundle.load(out).summary()["total_bytes"] > size_int8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]

@@ -41,16 +41,18 @@ def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str)
     return float(v)
 
 
-# The bundle's own pace: the length scale its voice speaks at when a user asks for rate 1.0
-# (Piper's voice config carries the same). Manifests without it speak at the model's pace.
+# The default voice's own pace: the length scale it speaks at when a user asks for rate 1.0
+# (Piper's voice config carries the same). Enrolled speakers speak at the pace the model
+# predicts for them; manifests without it speak the default voice at the model's pace too.
 PACE_RANGE = (0.5, 2.0)
 
 
-def _pace(m: dict, where: str) -> float:
-    v = m.get("synthesis", {}).get("length_scale", 1.0)
+def _default_pace(m: dict, where: str) -> float:
+    v = m.get("synthesis", {}).get("default_length_scale", 1.0)
     lo, hi = PACE_RANGE
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-        raise InputError(f"{where}: synthesis length_scale {v!r}: must be a number from {lo} to {hi}")
+        raise InputError(f"{where}: synthesis default_length_scale {v!r}: must be a number "
+                         f"from {lo} to {hi}")
     return float(v)
 
 
@@ -184,7 +186,7 @@ class Bundle:
     voicing: VoicingModel | None = None  # for the excitation and hybrid phases
     band_hz: float = HYBRID_BAND_HZ      # the hybrid's band
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
-    length_scale: float = 1.0            # the voice's pace at rate 1.0 (manifest "synthesis")
+    default_length_scale: float = 1.0    # the default voice's pace at rate 1.0 (manifest "synthesis")
     # path -> sha256 of every file (the manifest's), when loaded with verify: read() and
     # ModelEntry.read() check them again on the bytes they hand on
     digests: Mapping[Path, str] = field(default_factory=dict, compare=False, repr=False)
@@ -276,7 +278,7 @@ class Bundle:
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
             g2p=g2p, phase=ph["method"], voicing=voicing, band_hz=band_hz, voiced_margin=margin,
-            length_scale=_pace(m, where), digests=digests,
+            default_length_scale=_default_pace(m, where), digests=digests,
         )
 
     def read(self, path: Path) -> bytes:
@@ -314,6 +316,6 @@ class Bundle:
             "total_bytes": sum((self.root / f).stat().st_size for f in m["files"]),
             "quantization": m.get("quantization", {}),
             "phase": self.phase,
-            "length_scale": self.length_scale,
+            "default_length_scale": self.default_length_scale,
             "training_data": m.get("training_data", []),
         }

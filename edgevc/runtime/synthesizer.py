@@ -147,10 +147,14 @@ class Synthesizer:
 
     def sentence_audio(self, sent: Sentence, speaker: np.ndarray | None = None,
                        length_scale: float = 1.0, phase: str | None = None) -> Iterator[np.ndarray]:
-        """Audio chunks of one sentence from `speakable()`."""
+        """Audio chunks of one sentence from `speakable()`. The default voice (`speaker`
+        None) speaks at the bundle's pace times `length_scale`, a speaker vector at the
+        model's pace for it times `length_scale`."""
         check_length_scale(length_scale)
-        spk = (self.default_speaker if speaker is None else
-               check_speaker(speaker, self.bundle.embedding_dim))[None]
+        if speaker is None:
+            spk, length_scale = self.default_speaker[None], length_scale * self.bundle.default_length_scale
+        else:
+            spk = check_speaker(speaker, self.bundle.embedding_dim)[None]
         return self._sentence(sent, spk, length_scale,
                               self.phase if phase is None else self.check_phase(phase))
 
@@ -159,12 +163,9 @@ class Synthesizer:
         return np.concatenate(list(self.stream(text, speaker, length_scale)))
 
     def durations(self, sent: Sentence, spk: np.ndarray, length_scale: float = 1.0):
-        """Phoneme states and frames per phoneme; `length_scale` is relative to the bundle's
-        own pace (its manifest's synthesis length_scale)."""
         ids = np.array([[self.symbol_ids[s] for s in sent.symbols]], dtype=np.int64)
         states, log_dur = self.sessions["acoustic_encoder"].run({"ids": ids, "speaker": spk})
-        scale = length_scale * self.bundle.length_scale
-        dur = np.nan_to_num(np.round(np.expm1(log_dur[0]) * scale), nan=1.0)
+        dur = np.nan_to_num(np.round(np.expm1(log_dur[0]) * length_scale), nan=1.0)
         # Clipped in float: an overflowing duration must not wrap to a negative integer.
         return states[0], np.clip(dur, 1, MAX_SENTENCE_FRAMES).astype(np.int64)
 
