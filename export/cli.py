@@ -17,7 +17,7 @@ from edgevc.runtime.bundle import PACE_RANGE
 
 # The shipped default voice's pace (session 13): the model speaks af_heart ~10% faster than
 # the teacher, and read fewest words wrong at 1.18 (benchmarks/results/teacher_distillation.md).
-DEFAULT_LENGTH_SCALE = 1.0
+DEFAULT_LENGTH_SCALE = 1.18
 
 
 @click.command("export")
