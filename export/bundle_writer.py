@@ -42,9 +42,9 @@ from edgevc.runtime.bundle import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
-    PACE_RANGE,
     PHASE_METHODS,
     Bundle,
+    check_default_length_scale,
     sha256_file,
 )
 from edgevc.runtime.bundle_keys import read_private_key, sign_bundle
@@ -486,10 +486,7 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     `default_length_scale` is the default voice's pace at rate 1.0, written into the manifest
     (runtime: Bundle.default_length_scale)."""
     tflite_precisions = _check_options(quantize, phase, fmt)
-    lo, hi = PACE_RANGE
-    if isinstance(default_length_scale, bool) or not lo <= default_length_scale <= hi:
-        raise InputError(f"--default-length-scale {default_length_scale}: must be a number "
-                         f"from {lo} to {hi}")
+    check_default_length_scale(default_length_scale, "--default-length-scale")
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     check_destination(out, force)  # before any work: a user's folder is never replaced

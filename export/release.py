@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None):
         ap.error("nothing to release: give at least one --*-run or --default-speaker")
     if bool(a.cache) != bool(a.default_speaker):
         ap.error("--default-speaker and --cache go together")
+    if a.acoustic_ema and not a.acoustic_run:
+        ap.error("--acoustic-ema needs --acoustic-run")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = FeatureCache(a.cache) if a.cache else None
-    if a.acoustic_ema and not a.acoustic_run:
-        ap.error("--acoustic-ema needs --acoustic-run")
     for key, run in runs.items():
         if run:
             source = "acoustic_ema" if key == "acoustic" and a.acoustic_ema else key

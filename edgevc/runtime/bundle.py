@@ -47,13 +47,17 @@ def _phase_number(ph: dict, key: str, default: float, ok, what: str, where: str)
 PACE_RANGE = (0.5, 2.0)
 
 
-def _default_pace(m: dict, where: str) -> float:
-    v = m.get("synthesis", {}).get("default_length_scale", 1.0)
+def check_default_length_scale(v, what: str) -> float:
+    """`v` as a float when it is a pace in PACE_RANGE, else InputError naming `what`."""
     lo, hi = PACE_RANGE
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-        raise InputError(f"{where}: synthesis default_length_scale {v!r}: must be a number "
-                         f"from {lo} to {hi}")
+        raise InputError(f"{what} {v!r}: must be a number from {lo} to {hi}")
     return float(v)
+
+
+def _default_pace(m: dict, where: str) -> float:
+    return check_default_length_scale(m.get("synthesis", {}).get("default_length_scale", 1.0),
+                                      f"{where}: synthesis default_length_scale")
 
 
 def _read_manifest(path: Path, where: str) -> tuple[dict, bytes]:
