@@ -447,6 +447,9 @@ def info(bundle_dir, bundle_key, as_json):
                f"{s['total_bytes'] / 1e6:.2f} MB")
     click.echo(f"  default voice: length scale {s['default_length_scale']:g} at rate 1.0; "
                f"phase: {s['phase']}")
+    own, *earlier = s["speaker_encoders"] or ["?"]
+    click.echo(f"  speaker files: from encoder {own[:12]}..."
+               + (f" and {len(earlier)} earlier one(s)" if earlier else ""))
     for role, m in s["models"].items():
         click.echo(f"  {role:17s} {m['file']:24s} {m['precision']:5s} {m['bytes'] / 1e6:6.2f} MB")
     for role, c in s["quantization"].get("checks", {}).items():

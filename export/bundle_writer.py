@@ -38,6 +38,7 @@ from edgevc.export.distillation import distil_students, stale_students
 from edgevc.export.g2p_export import export_g2p, load_g2p
 from edgevc.export.mel_postfilter import MEL_SHARPEN, fold_sharpening
 from edgevc.export.onnx_export import export_all, torch_reference
+from edgevc.export.speaker_compat import PreviousEncoders, accepted_encoders, read_previous
 from edgevc.runtime.bundle import (
     FORMAT,
     FORMAT_VERSION,
@@ -379,6 +380,17 @@ def _add_g2p(inputs: _Inputs, chain: _FloatChain, quant: dict, tmp: Path, quanti
         quant["g2p"] = check
 
 
+def _take_previous_speakers(previous: PreviousEncoders, chain: _FloatChain, tmp: Path) -> None:
+    """The previous bundle's speaker encoders into the new one's manifest entry, when its
+    encoder embeds the calibration speech as the new one does (else EdgevcError)."""
+    g = chain.graphs["speaker_encoder"]
+    accepts, cos = accepted_encoders(previous, tmp / g["file"], sha256_file(tmp / g["file"]),
+                                     chain.feeds["speaker_encoder"], LIMITS["speaker_encoder"][1])
+    g["accepts_sha256"] = accepts
+    chain.export_check["previous_bundle"] = {"path": str(previous.root),
+                                             "speaker_encoder_cosine": round(cos, 5)}
+
+
 def _write_lexicon_and_speaker(inputs: _Inputs, chain: _FloatChain, tmp: Path) -> None:
     lexicon = chain.lexicon
     if inputs.g2p:  # words the G2P graph already says right need no lexicon entry
@@ -474,7 +486,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
                  phase: str = "vocoder", distill: bool = True,
                  distill_data: str | Path | None = None, durations: str | Path | None = None,
                  distill_steps: int | None = None, sign_key: str | Path | None = None,
-                 mel_sharpen: float = MEL_SHARPEN, default_length_scale: float = 1.0) -> dict:
+                 mel_sharpen: float = MEL_SHARPEN, default_length_scale: float = 1.0,
+                 previous_bundle: str | Path | None = None) -> dict:
     """Build a bundle at `out`; returns its manifest. `fmt` "tflite" or "all" adds TFLite
     variants of the graphs (export/tflite_export.py) beside the ONNX ones. `judge` > 0
     speaks that many fixed sentences with the quantized and the fp32 chain and compares
@@ -484,13 +497,16 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
     an error, unless `distill` is False, which exports them as they are. `mel_sharpen` is
     the beta of the spectral post-filter folded into the decoder (0: none).
     `default_length_scale` is the default voice's pace at rate 1.0, written into the manifest
-    (runtime: Bundle.default_length_scale)."""
+    (runtime: Bundle.default_length_scale). `previous_bundle` is the bundle this one
+    replaces: speaker files enrolled with it stay usable when the two speaker encoders embed
+    alike, else the export fails (export/speaker_compat.py)."""
     tflite_precisions = _check_options(quantize, phase, fmt)
     check_default_length_scale(default_length_scale, "--default-length-scale")
     out = Path(out)
     ckpt_dir = Path(checkpoints) if checkpoints else shipped_dir()
     check_destination(out, force)  # before any work: a user's folder is never replaced
     seed = read_private_key(sign_key) if sign_key else None  # a bad key fails before work too
+    previous = read_previous(previous_bundle) if previous_bundle else None  # so does a bad bundle
     if not out.parent.is_dir():
         raise InputError(f"output {out}: parent folder {out.parent} does not exist")
     _distil_stale_students(ckpt_dir, distill, distill_data, durations, distill_steps)
@@ -518,6 +534,8 @@ def build_bundle(out: str | Path, quantize: str = "int8", checkpoints: str | Pat
             stages.start(f"TFLite ({', '.join(tflite_precisions)})")
             tflite_checks = _build_tflite(chain, fp32_dir, tmp, tflite_precisions, tflite_env)
         _add_g2p(inputs, chain, quant, tmp, quantize)
+        if previous is not None:
+            _take_previous_speakers(previous, chain, tmp)
         stages.done()
 
         stages.start("lexicon and default speaker")

@@ -69,6 +69,11 @@ DEFAULT_LENGTH_SCALE = 1.18
               help="The default voice's pace at rate 1.0, written into the manifest: its phoneme "
                    "durations times X (above 1 slower). `speak --length-scale` and `rate` act "
                    "on top of it; enrolled speakers keep the model's pace.")
+@click.option("--previous-bundle", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="The bundle this one replaces: speaker files enrolled with it keep working "
+                   "when both speaker encoders embed the same speech alike (else the export "
+                   "fails). Without it, int8 calibration changes the encoder file and the new "
+                   "bundle refuses speaker files from earlier ones.")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--force/--no-force", default=True, show_default=True,
               help="Replace an existing edgevc bundle folder (atomically). A folder holding "
@@ -78,8 +83,8 @@ DEFAULT_LENGTH_SCALE = 1.18
                    "manifest.sig); runtimes given the public key refuse anything else.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase, distill_data,
-               durations, distill_steps, distill, mel_sharpen, default_length_scale, out, force, sign_key,
-               as_json):
+               durations, distill_steps, distill, mel_sharpen, default_length_scale, previous_bundle,
+               out, force, sign_key, as_json):
     """Build a bundle from PyTorch checkpoints (host side; needs edgevc[export]).
 
     Distils students that are missing or older than their teachers (with --distill-data),
@@ -90,6 +95,7 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
     Example:
         edgevc export --quantize int8 -o bundle-int8
         edgevc export --quantize int8 --format tflite -o bundle-pi
+        edgevc export --previous-bundle bundle-int8 -o bundle-int8-v2
         edgevc export --checkpoints ckpt --distill-data cache.npz \\
             --durations durations.npz -o bundle-int8
     """
@@ -102,7 +108,8 @@ def export_cmd(quantize, checkpoints, calibration, fmt, judge, tflite_env, phase
                             phase=phase, distill=distill, distill_data=distill_data,
                             durations=durations, distill_steps=distill_steps, sign_key=sign_key,
                             mel_sharpen=mel_sharpen,
-                            default_length_scale=default_length_scale)
+                            default_length_scale=default_length_scale,
+                            previous_bundle=previous_bundle)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
     else:

@@ -409,7 +409,7 @@ def _start_vector(args, bundle) -> tuple[np.ndarray, dict]:
     from edgevc.runtime.speaker import load_speaker
 
     if args.speaker:
-        vec = load_speaker(args.speaker, bundle.embedding_dim, bundle.speaker_encoder_sha256)
+        vec = load_speaker(args.speaker, bundle.embedding_dim, bundle.speaker_encoders)
         side = Path(args.speaker).with_suffix(".json")
         try:
             info = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}

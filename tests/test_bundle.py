@@ -205,3 +205,25 @@ def test_the_pace_slows_the_default_voice_only_and_rate_acts_on_top_of_it(copy):
     assert len(slow.synthesize(text, None, 0.8)) == pytest.approx(n, rel=0.05)  # 1.25 x 0.8
     # a speaker vector, even the default voice's own, speaks at the model's pace
     assert len(slow.synthesize(text, plain.default_speaker)) == n
+
+
+def _set_accepts(copy, accepts):
+    m = json.loads((copy / "manifest.json").read_text())
+    m["models"]["speaker_encoder"]["accepts_sha256"] = accepts
+    (copy / "manifest.json").write_text(json.dumps(m))
+    return m
+
+
+@pytest.mark.parametrize("bad", ["c" * 64, ["C" * 64], ["c" * 63], [None]])
+def test_the_speaker_encoders_a_bundle_also_takes_are_checked(copy, bad):
+    _set_accepts(copy, bad)
+    with pytest.raises(InputError, match="accepts_sha256 must be a list of sha256 hex digests"):
+        Bundle.load(copy)
+
+
+def test_a_bundle_takes_its_own_encoder_first_then_the_listed_ones(copy):
+    m = _set_accepts(copy, ["c" * 64])
+    own = m["files"][m["models"]["speaker_encoder"]["file"]]["sha256"]
+    b = Bundle.load(copy)
+    assert b.speaker_encoders == (own, "c" * 64) and b.speaker_encoder_sha256 == own
+    assert b.summary()["speaker_encoders"] == [own, "c" * 64]

@@ -1,29 +1,13 @@
 """Export toolchain contracts: checkpoints refused clearly, bundles written atomically."""
 
 
-import numpy as np
 import pytest
 from conftest import run_cli
 
 torch = pytest.importorskip("torch")
 
 from edgevc.errors import InputError  # noqa: E402
-from edgevc.export.checkpoint_io import load_model, save_model  # noqa: E402
-from edgevc.export.models.acoustic import AcousticModel  # noqa: E402
-from edgevc.export.models.speaker_encoder import SpeakerEncoder  # noqa: E402
-from edgevc.export.models.vocoder import Vocoder  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoints(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    save_model(d / "acoustic.pt", AcousticModel(dim=32, hidden=64, variance=True, film_rank=8), 5)
-    save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
-    save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64, pooling="attentive"), 5)
-    v = np.random.default_rng(0).normal(size=256).astype(np.float32)
-    np.save(d / "default_speaker.npy", v / np.linalg.norm(v))
-    return d
+from edgevc.export.checkpoint_io import load_model  # noqa: E402
 
 
 def test_missing_and_incompatible_checkpoints(tmp_path, tiny_checkpoints):

@@ -49,7 +49,7 @@ def test_save_refuses_wrong_suffix_and_keeps_old_file(tmp_path):
     np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256), unit(seed=1))
 
 
-OURS, OTHER = "a" * 64, "b" * 64
+OURS, OTHER, EARLIER = "a" * 64, "b" * 64, "c" * 64
 
 
 @pytest.mark.parametrize("sidecar", [
@@ -65,13 +65,13 @@ def test_speaker_files_this_encoder_can_use_are_loaded(tmp_path, sidecar):
     if sidecar is not None:
         text = sidecar if isinstance(sidecar, str) else json.dumps(sidecar)
         (tmp_path / "me.json").write_text(text)
-    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS), v)
+    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256, encoders=(OURS,)), v)
 
 
 def test_a_speaker_file_from_another_encoder_is_refused_in_one_line(tmp_path):
     save_speaker(tmp_path / "me.npy", unit(), {"encoder_sha256": OTHER})
     with pytest.raises(InputError) as e:
-        load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS)
+        load_speaker(tmp_path / "me.npy", 256, encoders=(OURS,))
     msg = str(e.value)
     assert "another speaker encoder" in msg and "enroll" in msg and str(tmp_path / "me.npy") in msg
     assert OTHER[:12] in msg and OURS[:12] in msg and "\n" not in msg
@@ -79,10 +79,20 @@ def test_a_speaker_file_from_another_encoder_is_refused_in_one_line(tmp_path):
     assert load_speaker(tmp_path / "me.npy", 256).shape == (256,)
 
 
+def test_a_speaker_file_from_an_encoder_the_bundle_also_takes_is_loaded(tmp_path):
+    # a re-export of the same encoder (edgevc export --previous-bundle) lists the earlier
+    # file's hash after its own: files enrolled with the earlier bundle keep working
+    v = unit()
+    save_speaker(tmp_path / "me.npy", v, {"encoder_sha256": EARLIER})
+    np.testing.assert_array_equal(load_speaker(tmp_path / "me.npy", 256, encoders=(OURS, EARLIER)), v)
+    with pytest.raises(InputError, match="another speaker encoder"):
+        load_speaker(tmp_path / "me.npy", 256, encoders=(OURS, OTHER))
+
+
 def test_a_sidecar_that_is_not_a_small_file_is_not_read(tmp_path):
     save_speaker(tmp_path / "me.npy", unit())
     (tmp_path / "me.json").mkdir()
-    assert load_speaker(tmp_path / "me.npy", 256, encoder_sha256=OURS).shape == (256,)
+    assert load_speaker(tmp_path / "me.npy", 256, encoders=(OURS,)).shape == (256,)
     save_speaker(tmp_path / "big.npy", unit())
     (tmp_path / "big.json").write_text(json.dumps({"encoder_sha256": OTHER, "pad": "x" * 70000}))
-    assert load_speaker(tmp_path / "big.npy", 256, encoder_sha256=OURS).shape == (256,)
+    assert load_speaker(tmp_path / "big.npy", 256, encoders=(OURS,)).shape == (256,)

@@ -10,6 +10,7 @@ again by path, so a file swapped after Bundle.load() is refused rather than run.
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,21 @@ def check_default_length_scale(v, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
         raise InputError(f"{what} {v!r}: must be a number from {lo} to {hi}")
     return float(v)
+
+
+def _accepted_encoders(m: dict, where: str) -> tuple[str, ...]:
+    """The speaker encoders whose speaker files this bundle takes: its own (the file's
+    sha256) and those of earlier bundles that `edgevc export --previous-bundle` found to
+    embed voices alike (manifest `models.speaker_encoder.accepts_sha256`)."""
+    own = m["files"].get(m["models"]["speaker_encoder"]["file"], {}).get("sha256")
+    accepts = m["models"]["speaker_encoder"].get("accepts_sha256", [])
+    if not isinstance(accepts, list) or not all(isinstance(h, str) and _SHA256.fullmatch(h)
+                                                for h in accepts):
+        raise InputError(f"{where}: speaker_encoder accepts_sha256 must be a list of sha256 hex digests")
+    return tuple(dict.fromkeys([own, *accepts] if own else accepts))
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _default_pace(m: dict, where: str) -> float:
@@ -191,6 +207,8 @@ class Bundle:
     band_hz: float = HYBRID_BAND_HZ      # the hybrid's band
     voiced_margin: float = HYBRID_MARGIN  # the hybrid's voicing threshold (logit)
     default_length_scale: float = 1.0    # the default voice's pace at rate 1.0 (manifest "synthesis")
+    # sha256 of the speaker encoders whose speaker files this bundle takes, its own first
+    speaker_encoders: tuple[str, ...] = ()
     # path -> sha256 of every file (the manifest's), when loaded with verify: read() and
     # ModelEntry.read() check them again on the bytes they hand on
     digests: Mapping[Path, str] = field(default_factory=dict, compare=False, repr=False)
@@ -282,7 +300,8 @@ class Bundle:
             embedding_dim=int(m["embedding_dim"]), phonemes=tuple(m["phonemes"]),
             lexicon_path=listed(m["lexicon"]), default_speaker_path=listed(m["default_speaker"]),
             g2p=g2p, phase=ph["method"], voicing=voicing, band_hz=band_hz, voiced_margin=margin,
-            default_length_scale=_default_pace(m, where), digests=digests,
+            default_length_scale=_default_pace(m, where),
+            speaker_encoders=_accepted_encoders(m, where), digests=digests,
         )
 
     def read(self, path: Path) -> bytes:
@@ -321,5 +340,6 @@ class Bundle:
             "quantization": m.get("quantization", {}),
             "phase": self.phase,
             "default_length_scale": self.default_length_scale,
+            "speaker_encoders": list(self.speaker_encoders),
             "training_data": m.get("training_data", []),
         }

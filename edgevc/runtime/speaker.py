@@ -3,8 +3,10 @@
 `edgevc enroll` writes a JSON sidecar beside it (me.npy -> me.json) that records, among
 other things, which speaker encoder made the vector (`encoder_sha256`, the encoder file's
 hash in the bundle manifest). A vector from another encoder lies in another space: the
-acoustic model would speak in some voice, not this one, so such a file is refused. A
-speaker file without a sidecar, or with one that records no encoder, is taken as it is.
+acoustic model would speak in some voice, not this one, so such a file is refused, unless
+the bundle lists that encoder as one whose vectors it takes (a re-export of the same
+encoder, checked by `edgevc export --previous-bundle`). A speaker file without a sidecar,
+or with one that records no encoder, is taken as it is.
 """
 
 import io
@@ -13,6 +15,7 @@ import logging
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +27,16 @@ log = logging.getLogger(__name__)
 SIDECAR_MAX_BYTES = 65536  # enroll writes a few hundred bytes
 
 
-def load_speaker(path: str | Path, dim: int, encoder_sha256: str | None = None) -> np.ndarray:
-    """The vector at `path`. With `encoder_sha256` (the bundle's speaker encoder), a file
-    whose sidecar names another encoder is refused."""
+def load_speaker(path: str | Path, dim: int, encoders: Sequence[str] = ()) -> np.ndarray:
+    """The vector at `path`. With `encoders` (Bundle.speaker_encoders: the sha256 of the
+    bundle's speaker encoder, then those it also takes), a file whose sidecar names an
+    encoder not among them is refused."""
     where = f"speaker file {path}"
     arr = _read_vector(Path(path), dim, where)
     theirs = sidecar_encoder(Path(path))
-    if encoder_sha256 and theirs and theirs != encoder_sha256:
+    if encoders and theirs and theirs not in encoders:
         raise InputError(f"{where}: made by another speaker encoder ({Path(path).with_suffix('.json').name} "
-                         f"names sha256 {theirs[:12]}..., this bundle's is {encoder_sha256[:12]}...); "
+                         f"names sha256 {theirs[:12]}..., this bundle's is {encoders[0][:12]}...); "
                          "enroll the recordings again with this bundle")
     return _unit_vector(arr, where)
 

@@ -109,9 +109,9 @@ class Synthesizer:
         return self.bundle.sample_rate
 
     def load_speaker(self, path) -> np.ndarray:
-        """A speaker file, refused when its sidecar names another speaker encoder."""
-        return load_speaker(path, self.bundle.embedding_dim,
-                            encoder_sha256=self.bundle.speaker_encoder_sha256)
+        """A speaker file, refused when its sidecar names a speaker encoder this bundle
+        does not take."""
+        return load_speaker(path, self.bundle.embedding_dim, self.bundle.speaker_encoders)
 
     def _speakable(self, text: str) -> Iterator[Sentence]:
         """Sentences of `text`, phonemized as they are asked for; InputError when it is empty
