@@ -62,6 +62,21 @@ def tiny_acoustic_args(root: Path, steps: int = 10, save_every: int = 10) -> lis
             "--val-share", "0", "--threads", "1"]
 
 
+def save_tiny_chain(d: Path) -> None:
+    """Small random vocoder, speaker encoder and default speaker into checkpoints folder `d`
+    (the acoustic model is the caller's)."""
+    import torch
+
+    from edgevc.export.checkpoint_io import save_model
+    from edgevc.export.models.speaker_encoder import SpeakerEncoder
+    from edgevc.export.models.vocoder import Vocoder
+    torch.manual_seed(0)
+    save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
+    save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64, pooling="attentive"), 5)
+    v = np.random.default_rng(0).normal(size=256).astype(np.float32)
+    np.save(d / "default_speaker.npy", v / np.linalg.norm(v))
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A checkpoints folder of small random models that `build_bundle` exports in seconds."""
@@ -69,15 +84,10 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
 
     from edgevc.export.checkpoint_io import save_model
     from edgevc.export.models.acoustic import AcousticModel
-    from edgevc.export.models.speaker_encoder import SpeakerEncoder
-    from edgevc.export.models.vocoder import Vocoder
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     save_model(d / "acoustic.pt", AcousticModel(dim=32, hidden=64, variance=True, film_rank=8), 5)
-    save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
-    save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64, pooling="attentive"), 5)
-    v = np.random.default_rng(0).normal(size=256).astype(np.float32)
-    np.save(d / "default_speaker.npy", v / np.linalg.norm(v))
+    save_tiny_chain(d)
     return d
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import build_tiny_training_cache, run_cli
+from conftest import build_tiny_training_cache, run_cli, save_tiny_chain
 
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
@@ -18,8 +18,6 @@ from edgevc.export.checkpoint_io import (  # noqa: E402
 )
 from edgevc.export.distillation import stale_students  # noqa: E402
 from edgevc.export.models.acoustic import AcousticModel  # noqa: E402
-from edgevc.export.models.speaker_encoder import SpeakerEncoder  # noqa: E402
-from edgevc.export.models.vocoder import Vocoder  # noqa: E402
 
 
 def _teacher():
@@ -46,11 +44,7 @@ def checkpoints(tmp_path):
     d.mkdir()
     save_model(d / ACOUSTIC_TEACHER, _teacher(), 100)
     _save_student(d / "acoustic.pt", _student())
-    torch.manual_seed(0)
-    save_model(d / "vocoder.pt", Vocoder(dim=32, hidden=64, layers=2), 5)
-    save_model(d / "speaker_encoder.pt", SpeakerEncoder(dim=32, hidden=64, pooling="attentive"), 5)
-    v = np.random.default_rng(0).normal(size=256).astype(np.float32)
-    np.save(d / "default_speaker.npy", v / np.linalg.norm(v))
+    save_tiny_chain(d)
     return d
 
 
