@@ -121,5 +121,12 @@ class KokoroTeacher:
         self.kokoro = Kokoro.from_session(session, str(empty))
 
     def speak(self, text: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        """`text` read through kokoro-onnx's espeak-ng phonemizer."""
         audio, sr = self.kokoro.create(text, style[:, None, :], speed=speed, lang="en-us")
+        return resample(np.asarray(audio, np.float32), sr, 16000)
+
+    def speak_phonemes(self, ipa: str, style: np.ndarray, speed: float = 1.0) -> np.ndarray:
+        """`ipa` (export/teacher_phonemes.py) spoken as it is: no phonemizer runs."""
+        audio, sr = self.kokoro.create(ipa, style[:, None, :], speed=speed, lang="en-us",
+                                       is_phonemes=True)
         return resample(np.asarray(audio, np.float32), sr, 16000)

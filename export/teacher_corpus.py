@@ -12,13 +12,18 @@ fixed mixture of two or three same-sex voices), its speed and its text (TextPool
 sentences and generated kiosk text, never a held-out or benchmark sentence). So a stopped
 run resumes where it stopped, and a larger `--count` extends the same corpus.
 
-The teacher reads what the runtime's normalizer makes of the text (numbers, money, times
-spelled out as edgevc would); the transcript keeps the text as typed, so `prepare` sends it
-through the same front end the device uses.
+The teacher reads what edgevc's front end makes of the text (`--reading frontend`, the
+default: the normalizer, the CMU dictionary and letter-to-sound give the phonemes that
+`prepare` will train the student on, and Kokoro speaks exactly those, written as IPA by
+export/teacher_phonemes.py; espeak-ng is not run). `--reading espeak`, how corpora were
+made until session 14, gives Kokoro the normalized text and lets espeak-ng pronounce it,
+its own way. The transcript keeps the text as typed, so `prepare` sends it through the
+same front end the device uses.
 
 Writes OUT/SPEAKER/SPEAKER_IIIIIII.flac (16 kHz, 16-bit) + .txt, the plain speaker-folder
 layout `prepare --corpus` reads, and OUT/manifest.jsonl: one line per utterance with its
-voice, mixture weights, speed, text, spoken text, text source, seed and duration.
+voice, mixture weights, speed, text, what was spoken (the normalized text, or with
+`--reading frontend` the IPA), the reading, text source, seed and duration.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from edgevc.export.kokoro_teacher import (
     load_voices,
     mix,
 )
+from edgevc.export.teacher_phonemes import speech_ipa
 from edgevc.export.teacher_text import TextPool
 from edgevc.text.normalize import normalize
 
@@ -125,10 +131,21 @@ _teacher: KokoroTeacher | None = None
 _voices: dict[str, np.ndarray] = {}
 
 
+READINGS = ("frontend", "espeak")
+_front = None
+
+
 def _init_worker(voices_src: str, model: str | None) -> None:
-    global _teacher, _voices
+    global _teacher, _voices, _front
     _voices = load_voices(Path(voices_src))
     _teacher = KokoroTeacher(Path(model) if model else None, threads=1)
+    from edgevc.text import Lexicon, TextFrontEnd
+    _front = TextFrontEnd(Lexicon.from_cmudict())  # as prepare phonemizes the transcripts
+
+
+def frontend_ipa(front, text: str) -> str:
+    """What the student will be trained to read for `text`, as the IPA Kokoro speaks."""
+    return " ".join(speech_ipa(s.text, front.lexicon, front.g2p)[0] for s in front.sentences(text))
 
 
 def _write_flac(path: Path, wav: np.ndarray) -> None:
@@ -151,7 +168,12 @@ def synthesize_one(job: dict) -> dict:
     stem = f"{job['speaker']}_{job['index']:07d}"
     rec = {k: job[k] for k in ("id", "index", "speaker", "weights", "speed", "text", "spoken", "source", "seed")}
     try:
-        wav = _teacher.speak(job["spoken"], style, job["speed"])
+        if job["reading"] == "frontend":
+            rec["spoken"] = frontend_ipa(_front, job["text"])
+            wav = _teacher.speak_phonemes(rec["spoken"], style, job["speed"])
+        else:
+            wav = _teacher.speak(job["spoken"], style, job["speed"])
+        rec["reading"] = job["reading"]
     except Exception as e:  # a text the phonemizer makes nothing of: recorded, never retried
         return dict(rec, skipped=f"{type(e).__name__}: {e}")
     peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
@@ -200,7 +222,8 @@ def text_weights(overrides: list[str]) -> dict[str, float]:
     return weights
 
 
-def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: int, done: set[str]):
+def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: int, done: set[str],
+              reading: str = "frontend"):
     for i in range(count):
         voice, speed = voices.voice(i)
         uid = f"{voice.speaker}/{voice.speaker}_{i:07d}"
@@ -208,7 +231,8 @@ def plan_jobs(count: int, out: Path, voices: VoicePlan, texts: TextPool, seed: i
             continue
         source, text = texts.draw(i)
         yield {"id": uid, "index": i, "speaker": voice.speaker, "weights": voice.weights, "speed": speed,
-               "text": text, "spoken": normalize(text), "source": source, "seed": seed, "out": str(out)}
+               "text": text, "spoken": normalize(text), "source": source, "seed": seed, "out": str(out),
+               "reading": reading}
 
 
 def run(args) -> int:
@@ -228,9 +252,10 @@ def run(args) -> int:
     # (the plan of each index follows the run that made it): keep every run's settings.
     about["runs"] = [*_previous_runs(out / "teacher.json"),
                      {"utterances_before": len(done), "count": args.count,
-                      "default_share": args.default_share, "text_weights": weights}]
+                      "default_share": args.default_share, "text_weights": weights,
+                      "reading": args.reading}]
     (out / "teacher.json").write_text(json.dumps(about, indent=1) + "\n", encoding="utf-8")
-    jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done))
+    jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done, args.reading))
     log.info("%d of %d utterances to make in %s (%d jobs)", len(jobs), args.count, out, args.jobs)
     if not jobs:
         return 0
@@ -268,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text-weight", action="append", default=[], metavar="NAME=W",
                     help="how often a text source is drawn, for utterances not made yet "
                     f"(defaults: {', '.join(f'{k}={v:g}' for k, v in TEXT_WEIGHTS.items())})")
+    ap.add_argument("--reading", choices=READINGS, default="frontend",
+                    help="frontend: Kokoro speaks the phonemes edgevc's front end gives the text, "
+                    "the student's own input (default); espeak: Kokoro reads the normalized text "
+                    "through espeak-ng, as corpora made before session 14")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                     help="worker processes, one thread each (default: one per core)")

