@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
              f"{len(sentences)} sentences (kiosk + {args.arctic} held-out ARCTIC), Whisper base int8, DNSMOS P.835.",
              "", "| reading | Whisper WER | DNSMOS OVRL |", "|---|---|---|"]
     for r, v in result["readings"].items():
-        lines.append(f"| {r} | {100 * v['wer']:.1f}% ({v['word_edits']}/{v['ref_words']}) | {v['dnsmos_ovrl']:.2f} |")
+        mos = "–" if v["dnsmos_ovrl"] is None else f"{v['dnsmos_ovrl']:.2f}"
+        lines.append(f"| {r} | {100 * v['wer']:.1f}% ({v['word_edits']}/{v['ref_words']}) | {mos} |")
     if args.diff:
         d = result["pronunciation_diff"]
         lines += ["", f"Words espeak-ng pronounces otherwise than edgevc's front end: {d['differ']} of "

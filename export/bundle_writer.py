@@ -387,7 +387,8 @@ def _take_previous_speakers(previous: PreviousEncoders, chain: _FloatChain, tmp:
     accepts, cos = accepted_encoders(previous, tmp / g["file"], sha256_file(tmp / g["file"]),
                                      chain.feeds["speaker_encoder"], LIMITS["speaker_encoder"][1])
     g["accepts_sha256"] = accepts
-    chain.export_check["previous_bundle"] = {"path": str(previous.root),
+    # the previous encoder by its hash, not the build machine's path to it
+    chain.export_check["previous_bundle"] = {"speaker_encoder_sha256": previous.hashes[0],
                                              "speaker_encoder_cosine": round(cos, 5)}
 
 

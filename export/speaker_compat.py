@@ -9,6 +9,11 @@ int8 check), the new manifest lists the previous encoder's hash, and the hashes 
 bundle took, as encoders whose speaker files it also takes
 (`models.speaker_encoder.accepts_sha256`). When they do not, the export fails: silently
 taking those files would speak them in some other voice.
+
+Each release is compared with the one before it, not with every earlier one: the hashes a
+bundle takes are handed on, so a file from three releases back is taken on the strength of
+two checks in a row. The comparison runs on the calibration speech: real recordings with
+`--calibration`, else the new chain's own synthesized sentences.
 """
 
 import logging

@@ -135,12 +135,13 @@ READINGS = ("frontend", "espeak")
 _front = None
 
 
-def _init_worker(voices_src: str, model: str | None) -> None:
+def _init_worker(voices_src: str, model: str | None, reading: str = "frontend") -> None:
     global _teacher, _voices, _front
     _voices = load_voices(Path(voices_src))
     _teacher = KokoroTeacher(Path(model) if model else None, threads=1)
-    from edgevc.text import Lexicon, TextFrontEnd
-    _front = TextFrontEnd(Lexicon.from_cmudict())  # as prepare phonemizes the transcripts
+    if reading == "frontend":
+        from edgevc.text import Lexicon, TextFrontEnd
+        _front = TextFrontEnd(Lexicon.from_cmudict())  # as prepare phonemizes the transcripts
 
 
 def frontend_ipa(front, text: str) -> str:
@@ -166,14 +167,19 @@ def synthesize_one(job: dict) -> dict:
     folder = Path(job["out"]) / job["speaker"]
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{job['speaker']}_{job['index']:07d}"
-    rec = {k: job[k] for k in ("id", "index", "speaker", "weights", "speed", "text", "spoken", "source", "seed")}
+    rec = {k: job[k] for k in ("id", "index", "speaker", "weights", "speed", "text", "spoken", "source",
+                               "seed", "reading")}
+    if job["reading"] == "frontend":
+        assert _front is not None, "the pool initializer makes the front end"
+        try:
+            rec["spoken"] = frontend_ipa(_front, job["text"])
+        except InputError as e:  # a text the front end refuses: prepare would too
+            return dict(rec, skipped=f"InputError: {e}")
     try:
         if job["reading"] == "frontend":
-            rec["spoken"] = frontend_ipa(_front, job["text"])
             wav = _teacher.speak_phonemes(rec["spoken"], style, job["speed"])
         else:
             wav = _teacher.speak(job["spoken"], style, job["speed"])
-        rec["reading"] = job["reading"]
     except Exception as e:  # a text the phonemizer makes nothing of: recorded, never retried
         return dict(rec, skipped=f"{type(e).__name__}: {e}")
     peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
@@ -201,6 +207,16 @@ def _previous_runs(about: Path) -> list[dict]:
     except (OSError, ValueError, AttributeError):
         return []
     return runs if isinstance(runs, list) else []
+
+
+def check_reading(out: Path, made: bool, earlier: list[dict], reading: str) -> None:
+    """InputError when a corpus that holds utterances (`made`) was read otherwise than
+    `reading` by its last run: one corpus, one reading. Runs before session 14 recorded no
+    reading; they read through espeak-ng."""
+    theirs = earlier[-1].get("reading", "espeak") if earlier else reading
+    if made and theirs != reading:
+        raise InputError(f"{out} was read with --reading {theirs}; --reading {reading} would "
+                         "mix two readings in one corpus (use another folder, or that reading)")
 
 
 def text_weights(overrides: list[str]) -> dict[str, float]:
@@ -248,9 +264,11 @@ def run(args) -> int:
              "default_share": args.default_share,
              "mixtures": {v.speaker: v.weights for v in plan.mixtures}, "text_weights": weights}
     done = done_ids(manifest)
+    earlier = _previous_runs(out / "teacher.json")
+    check_reading(out, bool(done), earlier, args.reading)
     # A corpus grown over several runs may change --default-share or --count between them
     # (the plan of each index follows the run that made it): keep every run's settings.
-    about["runs"] = [*_previous_runs(out / "teacher.json"),
+    about["runs"] = [*earlier,
                      {"utterances_before": len(done), "count": args.count,
                       "default_share": args.default_share, "text_weights": weights,
                       "reading": args.reading}]
@@ -263,7 +281,7 @@ def run(args) -> int:
 
     seconds, t0 = 0.0, time.time()
     ctx = get_context("spawn")  # fresh interpreters: one onnxruntime thread pool each
-    with ctx.Pool(args.jobs, _init_worker, (str(args.voices), str(args.teacher_model or ""))) as pool, \
+    with ctx.Pool(args.jobs, _init_worker, (str(args.voices), str(args.teacher_model or ""), args.reading)) as pool, \
             open(manifest, "a", encoding="utf-8") as mf, tqdm(total=len(jobs), unit="utt", desc="teacher") as bar:
         for rec in pool.imap_unordered(synthesize_one, jobs, chunksize=4):
             mf.write(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -41,16 +41,17 @@ _VOWELS_MISAKI = {
 _AFFRICATES_MISAKI = {"CH": "ʧ", "JH": "ʤ"}
 STYLES = ("espeak", "misaki")
 _STRESS = {"0": "", "1": "ˈ", "2": "ˌ"}
-# One-syllable function words, which the CMU dictionary stresses as if they stood alone
-# ("for" F AO1 R). Spoken so, every "to" and "for" is heard as "two" and "four"; the teacher
-# says them unstressed, as English speech does (the student's symbols keep the dictionary's).
+# Function words of one syllable that the CMU dictionary stresses as if each stood alone
+# ("for" F AO1 R, "to" T UW1). Spoken so, every "to" and "for" is heard as "two" and
+# "four"; the teacher says them unstressed, as connected English speech does (the
+# student's symbols keep the dictionary's). Words often stressed in speech (not, up, out,
+# the wh-words) keep their stress.
 FUNCTION_WORDS = frozenset("""
-a an the and or but nor if as at by for from in into of off on onto out to up upon with
-than then so not
+a an the and or but nor if as at by for from in of on to with than so
 is am are was were be been has have had do does did can could shall should will would may
 might must
 i me my we us our you your he him his she her it its they them their this that these those
-there who whom whose which what when where how
+there
 """.split())
 _PAUSE_IPA = {",": ",", ".": ".", "?": "?"}
 

@@ -106,7 +106,7 @@ def test_enroll_refine_writes_a_speaker_file_that_speak_accepts(tmp_path, takes)
     assert res.returncode == 0, res.stderr.decode()
     out = json.loads(res.stdout)
     bundle = Bundle.load()
-    load_speaker(me, bundle.embedding_dim, bundle.speaker_encoder_sha256)  # holds to the contract
+    load_speaker(me, bundle.embedding_dim, bundle.speaker_encoders)  # holds to the contract
     side = json.loads(me.with_suffix(".json").read_text())
     assert side["encoder_sha256"] == bundle.speaker_encoder_sha256
     assert side["refined"]["steps"] == 3 and side["refined"]["texts"] == texts

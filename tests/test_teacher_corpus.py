@@ -213,6 +213,15 @@ def test_each_run_of_a_growing_corpus_keeps_its_settings(tmp_path):
         assert teacher_corpus._previous_runs(about) == []
 
 
+def test_one_corpus_is_read_one_way(tmp_path):
+    old = [{"utterances_before": 0, "default_share": 0.8}]  # a run made before readings existed
+    with pytest.raises(InputError, match=r"read with --reading espeak; --reading frontend would mix"):
+        teacher_corpus.check_reading(tmp_path, True, old, "frontend")
+    teacher_corpus.check_reading(tmp_path, True, old, "espeak")
+    teacher_corpus.check_reading(tmp_path, False, old, "frontend")  # nothing made yet
+    teacher_corpus.check_reading(tmp_path, True, [*old, {"reading": "frontend"}], "frontend")
+
+
 def test_text_weights_override_the_defaults_and_bad_ones_are_one_line_errors(tmp_path, capsys):
     w = teacher_corpus.text_weights(["kiosk=0.1", "libritts=0.5"])
     assert w["kiosk"] == 0.1 and w["libritts"] == 0.5

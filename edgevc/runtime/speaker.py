@@ -31,6 +31,8 @@ def load_speaker(path: str | Path, dim: int, encoders: Sequence[str] = ()) -> np
     """The vector at `path`. With `encoders` (Bundle.speaker_encoders: the sha256 of the
     bundle's speaker encoder, then those it also takes), a file whose sidecar names an
     encoder not among them is refused."""
+    if isinstance(encoders, str):  # a lone hash would be searched as a string of letters
+        encoders = (encoders,)
     where = f"speaker file {path}"
     arr = _read_vector(Path(path), dim, where)
     theirs = sidecar_encoder(Path(path))
