@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -73,12 +74,12 @@ class VoicePlan:
     """Which voice and speed utterance `i` gets; mixtures are fixed by the seed."""
 
     def __init__(self, names: list[str], default: str, default_share: float, mixtures: int,
-                 accented_share: float = 0.1, seed: int = 0):
+                 accented_share: float = 0.1, seed: int = 0, prefix: str = PREFIX):
         if default not in names:
             raise InputError(f"--default-voice {default}: not among the voices ({', '.join(names[:6])}, ...)")
         if not 0 <= default_share <= 1:
             raise InputError(f"--default-share {default_share}: must lie in [0, 1]")
-        self.default, self.default_share, self.seed = default, default_share, seed
+        self.default, self.default_share, self.seed, self.prefix = default, default_share, seed, prefix
         # The default voice is drawn only as itself (speed 1), so its share is exact.
         self.english = [n for n in names if n.startswith(ENGLISH_PREFIXES) and n != default]
         self.accented = [n for n in names if not n.startswith(ENGLISH_PREFIXES)]
@@ -91,13 +92,13 @@ class VoicePlan:
             pool = [n for n in self.english if n[1] == sex] or self.english
             chosen = r.sample(pool, min(len(pool), r.choice([2, 3])))
             w = rng.dirichlet([2.0] * len(chosen))  # balanced: far from any one named voice
-            self.mixtures.append(Voice(f"{PREFIX}mix{k:03d}", {n: round(float(x), 4) for n, x in zip(chosen, w)}))
+            self.mixtures.append(Voice(f"{prefix}mix{k:03d}", {n: round(float(x), 4) for n, x in zip(chosen, w)}))
 
     def voice(self, index: int) -> tuple[Voice, float]:
         r = random.Random(f"voice-{self.seed}-{index}")
         u = r.random()
         if u < self.default_share:
-            return Voice(PREFIX + self.default, {self.default: 1.0}), 1.0
+            return Voice(self.prefix + self.default, {self.default: 1.0}), 1.0
         speed = round(r.uniform(0.9, 1.1), 3)
         u = r.random()
         if u < self.accented_share:
@@ -106,7 +107,7 @@ class VoicePlan:
             return r.choice(self.mixtures), speed
         else:
             name = r.choice(self.english)
-        return Voice(PREFIX + name, {name: 1.0}), speed
+        return Voice(self.prefix + name, {name: 1.0}), speed
 
 
 def read_text_sources(text_dir: Path | None) -> dict[str, list[str]]:
@@ -209,14 +210,22 @@ def _previous_runs(about: Path) -> list[dict]:
     return runs if isinstance(runs, list) else []
 
 
-def check_reading(out: Path, made: bool, earlier: list[dict], reading: str) -> None:
-    """InputError when a corpus that holds utterances (`made`) was read otherwise than
-    `reading` by its last run: one corpus, one reading. Runs before session 14 recorded no
-    reading; they read through espeak-ng."""
-    theirs = earlier[-1].get("reading", "espeak") if earlier else reading
-    if made and theirs != reading:
-        raise InputError(f"{out} was read with --reading {theirs}; --reading {reading} would "
-                         "mix two readings in one corpus (use another folder, or that reading)")
+# What one corpus keeps from run to run, and what runs that recorded nothing used.
+CORPUS_SETTINGS = {"reading": "espeak", "speaker_prefix": PREFIX}
+
+
+def check_settings(out: Path, made: bool, earlier: list[dict], now: dict) -> None:
+    """InputError when a corpus that holds utterances (`made`) was made by its last run
+    with another reading or speaker prefix than `now`: one corpus, one way. Runs before
+    session 14 recorded neither; they read through espeak-ng, as kokoro-SPEAKER."""
+    if not (made and earlier):
+        return
+    for key, before in CORPUS_SETTINGS.items():
+        theirs = earlier[-1].get(key, before)
+        if theirs != now[key]:
+            flag = "--" + key.replace("_", "-")
+            raise InputError(f"{out} was made with {flag} {theirs}; {flag} {now[key]} would mix "
+                             "two kinds in one corpus (use another folder, or that setting)")
 
 
 def text_weights(overrides: list[str]) -> dict[str, float]:
@@ -255,7 +264,8 @@ def run(args) -> int:
     out: Path = args.out
     weights = text_weights(args.text_weight)  # checked first: cheap, and names the mistake
     names = list(load_voices(args.voices))
-    plan = VoicePlan(names, args.default_voice, args.default_share, args.mixtures, seed=args.seed)
+    plan = VoicePlan(names, args.default_voice, args.default_share, args.mixtures, seed=args.seed,
+                     prefix=args.speaker_prefix)
     texts = TextPool(read_text_sources(args.text_dir), weights, seed=args.seed)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.jsonl"
@@ -265,13 +275,13 @@ def run(args) -> int:
              "mixtures": {v.speaker: v.weights for v in plan.mixtures}, "text_weights": weights}
     done = done_ids(manifest)
     earlier = _previous_runs(out / "teacher.json")
-    check_reading(out, bool(done), earlier, args.reading)
+    check_settings(out, bool(done), earlier, {"reading": args.reading, "speaker_prefix": args.speaker_prefix})
     # A corpus grown over several runs may change --default-share or --count between them
     # (the plan of each index follows the run that made it): keep every run's settings.
     about["runs"] = [*earlier,
                      {"utterances_before": len(done), "count": args.count,
                       "default_share": args.default_share, "text_weights": weights,
-                      "reading": args.reading}]
+                      "reading": args.reading, "speaker_prefix": args.speaker_prefix}]
     (out / "teacher.json").write_text(json.dumps(about, indent=1) + "\n", encoding="utf-8")
     jobs = list(plan_jobs(args.count, out, plan, texts, args.seed, done, args.reading))
     log.info("%d of %d utterances to make in %s (%d jobs)", len(jobs), args.count, out, args.jobs)
@@ -315,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="frontend: Kokoro speaks the phonemes edgevc's front end gives the text, "
                     "the student's own input (default); espeak: Kokoro reads the normalized text "
                     "through espeak-ng, as corpora made before session 14")
+    ap.add_argument("--speaker-prefix", default=PREFIX, metavar="PREFIX",
+                    help="speaker (folder) names are PREFIX + voice: give each corpus its own "
+                    "(e.g. kokoro-fe-) so that merged corpora keep their speakers and utterance "
+                    f"ids apart; must start with {PREFIX} (the teacher is credited by it) "
+                    f"(default {PREFIX})")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                     help="worker processes, one thread each (default: one per core)")
@@ -325,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.count < 1 or args.jobs < 1:
         ap.error("--count and --jobs must be at least 1")
+    if not re.fullmatch(re.escape(PREFIX) + r"[a-z0-9-]*", args.speaker_prefix):
+        ap.error(f"--speaker-prefix {args.speaker_prefix}: must be {PREFIX} followed by "
+                 "lower-case letters, digits or dashes")
     try:
         return run(args)
     except InputError as e:

@@ -213,13 +213,30 @@ def test_each_run_of_a_growing_corpus_keeps_its_settings(tmp_path):
         assert teacher_corpus._previous_runs(about) == []
 
 
-def test_one_corpus_is_read_one_way(tmp_path):
-    old = [{"utterances_before": 0, "default_share": 0.8}]  # a run made before readings existed
-    with pytest.raises(InputError, match=r"read with --reading espeak; --reading frontend would mix"):
-        teacher_corpus.check_reading(tmp_path, True, old, "frontend")
-    teacher_corpus.check_reading(tmp_path, True, old, "espeak")
-    teacher_corpus.check_reading(tmp_path, False, old, "frontend")  # nothing made yet
-    teacher_corpus.check_reading(tmp_path, True, [*old, {"reading": "frontend"}], "frontend")
+def test_one_corpus_is_made_one_way(tmp_path):
+    old = [{"utterances_before": 0, "default_share": 0.8}]  # a run made before these were kept
+    new = {"reading": "frontend", "speaker_prefix": "kokoro-"}
+    with pytest.raises(InputError, match=r"made with --reading espeak; --reading frontend would mix"):
+        teacher_corpus.check_settings(tmp_path, True, old, new)
+    teacher_corpus.check_settings(tmp_path, True, old, {**new, "reading": "espeak"})
+    teacher_corpus.check_settings(tmp_path, False, old, new)  # nothing made yet
+    runs = [*old, {**new, "speaker_prefix": "kokoro-fe-"}]
+    teacher_corpus.check_settings(tmp_path, True, runs, {**new, "speaker_prefix": "kokoro-fe-"})
+    with pytest.raises(InputError, match=r"--speaker-prefix kokoro-fe-; --speaker-prefix kokoro- would"):
+        teacher_corpus.check_settings(tmp_path, True, runs, new)
+
+
+def test_a_speaker_prefix_names_every_voice_of_the_plan():
+    plan = VoicePlan(NAMES, "af_heart", 0.3, 4, prefix="kokoro-fe-")
+    speakers = {plan.voice(i)[0].speaker for i in range(300)}
+    assert "kokoro-fe-af_heart" in speakers and any(s.startswith("kokoro-fe-mix") for s in speakers)
+    assert all(s.startswith("kokoro-fe-") for s in speakers)
+
+
+def test_cli_refuses_a_prefix_that_would_not_credit_the_teacher(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        teacher_corpus.main(["--voices", str(tmp_path), "--speaker-prefix", "fe-", "-o", str(tmp_path / "o")])
+    assert "--speaker-prefix fe-: must be kokoro- followed by" in capsys.readouterr().err
 
 
 def test_text_weights_override_the_defaults_and_bad_ones_are_one_line_errors(tmp_path, capsys):
