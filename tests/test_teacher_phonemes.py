@@ -69,3 +69,16 @@ def test_function_words_are_said_unstressed(front):
 def test_an_unknown_style_is_refused(front):
     with pytest.raises(ValueError, match="style 'x'"):
         speech_ipa("hello.", front.lexicon, None, "x")
+
+
+def test_what_the_teacher_says_is_what_prepare_trains_the_student_on(front):
+    """The point of the frontend reading: the corpus's audio (teacher_corpus.frontend_ipa)
+    spells, sound for sound, the ids `prepare` gives the student for the same transcript."""
+    prepare = pytest.importorskip("edgevc.export.prepare")
+    from edgevc.export.teacher_corpus import frontend_ipa
+    from edgevc.text.symbols import SYMBOLS
+    for text in TEXTS:
+        ids = prepare.phonemize_text(prepare.TextFrontEnd(prepare.Lexicon.from_cmudict()), text)
+        trained = [SYMBOLS[i] for i in ids if SYMBOLS[i] in PHONEMES]
+        said = _read_back(frontend_ipa(front, text), "espeak")
+        assert [p.rstrip("012") for p in said] == [p.rstrip("012") for p in trained]
