@@ -256,17 +256,26 @@ def oversampled(cache: FeatureCache, indices: list, weights: dict[str, int]) -> 
     """`indices` with each utterance of a speaker in `weights` repeated that many times in
     all (the batcher draws from the list, so a weight of 3 means three times as often).
     A key may be a shell pattern (`speechocean762-*`, `[0-9]*`): every speaker it matches;
-    a speaker matched by several keys takes the first."""
+    a speaker matched by several keys takes the first. A weight of 0 leaves the speaker out
+    of training (validation keeps its utterances, so runs stay comparable)."""
     out = list(indices)
     claimed: set[int] = set()
+    dropped: set[int] = set()
     for pattern, k in weights.items():
         mine = [i for i in indices if i not in claimed and fnmatch.fnmatchcase(str(cache.spk[i]), pattern)]
         if not mine:
             raise SystemExit(f"--oversample {pattern}: no training utterances of that speaker")
         claimed.update(mine)
-        out += mine * (k - 1)
         n_spk = len({str(cache.spk[i]) for i in mine})
+        if k == 0:
+            dropped.update(mine)
+            log.info("%s: %d utterances of %d speaker(s) left out", pattern, len(mine), n_spk)
+            continue
+        out += mine * (k - 1)
         log.info("%s: %d utterances of %d speaker(s) drawn %dx as often", pattern, len(mine), n_spk, k)
+    out = [i for i in out if i not in dropped]
+    if not out:
+        raise SystemExit("--oversample: every training utterance is left out")
     return out
 
 
@@ -274,8 +283,8 @@ def parse_oversample(values: list[str]) -> dict[str, int]:
     out = {}
     for v in values:
         speaker, sep, k = v.rpartition("=")
-        if not sep or not speaker or not k.isdigit() or int(k) < 1:
-            raise SystemExit(f"--oversample {v}: expected SPEAKER=K with K a whole number >= 1")
+        if not sep or not speaker or not k.isdigit():
+            raise SystemExit(f"--oversample {v}: expected SPEAKER=K with K a whole number >= 0")
         out[speaker] = int(k)
     return out
 
@@ -316,8 +325,8 @@ def main(argv: list[str] | None = None):
                     help="with --init: K more decoder blocks (dilations continuing the pattern), "
                     "starting as the identity (new runs only)")
     ap.add_argument("--oversample", action="append", default=[], metavar="SPEAKER=K",
-                    help="draw SPEAKER's utterances K times as often (e.g. the default voice); SPEAKER "
-                    "may be a shell pattern: 'speechocean762-*=2'")
+                    help="draw SPEAKER's utterances K times as often (e.g. the default voice); K 0 "
+                    "leaves them out of training; SPEAKER may be a shell pattern: 'speechocean762-*=2'")
     ap.add_argument("--predicted-variance", type=float, default=0.0, metavar="SHARE",
                     help="share of utterances whose decoder input takes the model's own pitch "
                     "and energy instead of the true ones, as at run time (0: teacher forcing)")

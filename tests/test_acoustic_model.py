@@ -109,7 +109,7 @@ def test_oversampling_repeats_only_the_named_speaker():
     got = oversampled(cache, [0, 1, 2, 3], parse_oversample(["a=3"]))
     assert sorted(got) == [0, 0, 0, 1, 2, 2, 2, 3]
     assert oversampled(cache, [0, 1], {}) == [0, 1]
-    for bad in (["a"], ["a=0"], ["=2"], ["a=x"]):
+    for bad in (["a"], ["a=-1"], ["=2"], ["a=x"]):
         with pytest.raises(SystemExit, match="expected SPEAKER=K"):
             parse_oversample(bad)
     with pytest.raises(SystemExit, match="no training utterances"):
@@ -132,6 +132,23 @@ def test_oversampling_patterns_match_groups_of_speakers_and_the_first_key_wins()
     assert got.count(0) == 4 and got.count(2) == 2
     with pytest.raises(SystemExit, match="no training utterances"):
         oversampled(cache, [0, 1], parse_oversample(["vctk-*=2"]))
+
+
+def test_a_weight_of_zero_leaves_a_speaker_out_and_a_name_claims_before_a_pattern():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytest
+
+    from edgevc.export.train_acoustic import oversampled, parse_oversample
+
+    # the new corpus's default voice weighted up, the old corpus's left out
+    cache = SimpleNamespace(spk=np.array(["kokoro-af_heart", "kokoro-fe-af_heart", "kokoro-mix001",
+                                          "kokoro-af_heart"]))
+    got = oversampled(cache, [0, 1, 2, 3], parse_oversample(["kokoro-fe-af_heart=3", "kokoro-af_heart=0"]))
+    assert sorted(got) == [1, 1, 1, 2]
+    with pytest.raises(SystemExit, match="every training utterance is left out"):
+        oversampled(cache, [0, 3], parse_oversample(["kokoro-*=0"]))
 
 
 def test_predicted_variance_feeds_the_decoder_the_models_own_pitch_and_energy():
